@@ -43,9 +43,7 @@ def main() -> None:
     parser.add_argument("--audit-userspace", type=Path, required=True)
     args = parser.parse_args()
     lib = args.audit_userspace / "lib"
-    members = collect(
-        [args.kernel_header.read_text(), (lib / "audit-records.h").read_text()]
-    )
+    members = collect([args.kernel_header.read_text(), (lib / "audit-records.h").read_text()])
     log_names: dict[str, str] = {}
     for _commented, macro, text in TABLE.findall((lib / "msg_typetab.h").read_text()):
         log_names[macro] = text
@@ -73,7 +71,9 @@ def main() -> None:
         out.append(f"    {name} = {number}")
     out.append("")
     out.append("")
-    out.append("# Names as auditd writes them after ``type=`` when they differ from the member name.")
+    out.append(
+        "# Names as auditd writes them after ``type=`` when they differ from the member name."
+    )
     out.append("LOG_NAME_OVERRIDES: dict[int, str] = {")
     for name, number in by_number:
         text = log_names.get(name)

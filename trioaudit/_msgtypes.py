@@ -238,5 +238,5 @@ class AuditMessageType(IntEnum):
 
 # Names as auditd writes them after ``type=`` when they differ from the member name.
 LOG_NAME_OVERRIDES: dict[int, str] = {
-    1500: 'APPARMOR',
+    1500: "APPARMOR",
 }

@@ -1,0 +1,646 @@
+"""``AuditClient``: the kernel's audit subsystem as a trio resource.
+
+Theory of operation
+===================
+
+:func:`open_audit_client` opens one NETLINK_AUDIT socket and a nursery with a
+single reader task. Everything the kernel sends goes through that task:
+
+* replies and ACKs are matched to waiting callers by sequence number (the
+  sans-IO :class:`~trioaudit._protocol.AuditProtocol` does the matching), so any
+  number of tasks may issue requests at once;
+* audit records go into a **bounded** memory channel with ``send_nowait``: the
+  reader never waits for a consumer (a blocked reader lets the kernel's queue
+  fill, and then the kernel drops records or stalls audited processes). When
+  the channel is full the record is dropped and counted in
+  :meth:`AuditClient.statistics`; nothing is lost silently.
+
+Modes:
+
+``"unicast"``
+    We register as the audit daemon (``AUDIT_SET`` pid). The kernel then sends
+    every record to us, with reliable retry semantics. If another live process
+    holds the pid we raise :class:`~trioaudit.AuditDaemonRunning`: we never
+    displace a running auditd.
+``"multicast"``
+    We join ``AUDIT_NLGRP_READLOG`` and receive a best-effort copy of every
+    record, beside whichever daemon runs (needs ``CAP_AUDIT_READ``).
+``"auto"``
+    Unicast when no live process holds the pid, otherwise multicast.
+``"control"``
+    Neither: requests only, like ``auditctl``.
+
+Leaving the ``async with`` block unregisters our pid (if we registered it) and
+cancels the reader. Unregistering is done while the reader still drains the
+socket, and retried: if our receive buffer is full, the kernel can neither
+queue the ACK nor make progress, and a client that blocks on a plain
+``send``/``recv`` pair there deadlocks with kauditd.
+
+Timeouts are the caller's business (cancel scopes); as a safety net each
+request gives up after ``reply_timeout`` seconds with
+:class:`AuditReplyTimeout`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, NoReturn
+
+import trio
+
+from ._errors import (
+    AuditDaemonRunning,
+    AuditError,
+    AuditPermissionError,
+    AuditProtocolError,
+    AuditUsageError,
+    NetlinkError,
+)
+from ._msgtypes import AuditMessageType as T
+from ._netlink import NetlinkMessage, record_text
+from ._protocol import AuditProtocol, RecordReceived, RequestCompleted
+from ._status import AuditStatus, FailureMode, StatusMask, encode_status_request
+from ._transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
+
+__all__ = [
+    "DEFAULT_QUEUE_SIZE",
+    "DEFAULT_REPLY_TIMEOUT",
+    "AuditClient",
+    "AuditReplyTimeout",
+    "ClientMode",
+    "ClientStatistics",
+    "KernelRecord",
+    "NetlinkPermissionError",
+    "open_audit_client",
+]
+
+log = logging.getLogger("trioaudit")
+
+#: Records buffered between the reader and a consumer before drops start.
+DEFAULT_QUEUE_SIZE = 8192
+#: Seconds a request waits for the kernel before :class:`AuditReplyTimeout`.
+DEFAULT_REPLY_TIMEOUT = 10.0
+#: Seconds we keep trying to unregister our pid when the client closes.
+UNREGISTER_TIMEOUT = 3.0
+#: Seconds between unregister attempts when no ACK comes back.
+UNREGISTER_RETRY = 0.25
+
+ClientMode = Literal["auto", "unicast", "multicast", "control"]
+_MODES = ("auto", "unicast", "multicast", "control")
+
+
+class AuditReplyTimeout(AuditError, TimeoutError):
+    """The kernel did not answer a request within ``reply_timeout`` seconds."""
+
+
+class NetlinkPermissionError(NetlinkError, AuditPermissionError):
+    """The kernel refused a request for lack of privilege (EPERM/EACCES)."""
+
+
+_PERMISSION_HINT = {
+    errno.EPERM: "needs CAP_AUDIT_CONTROL (run as root), or audit is locked (enabled=2)",
+    errno.EACCES: "only the registered audit daemon may do this",
+    errno.ECONNREFUSED: "audit is not available inside a user namespace",
+}
+
+
+def _raise_netlink_error(code: int, request_type: int, operation: str | None) -> NoReturn:
+    """Raise the right :class:`NetlinkError` subclass for a kernel errno."""
+    if code in (errno.EPERM, errno.EACCES):
+        error: NetlinkError = NetlinkPermissionError(code, request_type, operation)
+    else:
+        error = NetlinkError(code, request_type, operation)
+    hint = _PERMISSION_HINT.get(code)
+    if hint:
+        error.add_note(hint)
+    raise error
+
+
+@dataclass(frozen=True, slots=True)
+class KernelRecord:
+    """One audit record as the kernel sent it, before any parsing.
+
+    Attributes:
+        type: The audit message type number (e.g. 1300 for SYSCALL).
+        text: The payload text, e.g. ``"audit(1700000000.123:42): arch=..."``;
+            bytes that are not UTF-8 are kept as surrogate escapes.
+        received: Wall-clock time (``time.time()``) the reader received it.
+    """
+
+    type: int
+    text: str
+    received: float
+
+    @property
+    def type_name(self) -> str:
+        """The record type's name (``"SYSCALL"``), or ``"UNKNOWN[n]"``."""
+        try:
+            return T(self.type).name
+        except ValueError:
+            return f"UNKNOWN[{self.type}]"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStatistics:
+    """Counters of one client, in the spirit of ``MemoryChannel.statistics()``.
+
+    Attributes:
+        mode: The resolved mode (``"unicast"``, ``"multicast"`` or ``"control"``).
+        datagrams: Datagrams received.
+        bytes: Bytes received.
+        records_received: Audit records received from the kernel.
+        records_dropped: Records dropped because the consumer fell behind
+            (the queue was full) -- client side, not counted in the kernel's ``lost``.
+        overflows: ``ENOBUFS`` reports: the socket buffer overflowed and the
+            kernel dropped datagrams for us (multicast drops show up only here).
+        malformed: Datagrams that did not decode and were skipped.
+        foreign_senders: Datagrams from a sender other than the kernel, ignored.
+        unmatched_replies: Replies nobody waited for any more (e.g. cancelled).
+        queue_used: Records waiting in the queue right now.
+        queue_size: The queue's capacity.
+    """
+
+    mode: str
+    datagrams: int
+    bytes: int
+    records_received: int
+    records_dropped: int
+    overflows: int
+    malformed: int
+    foreign_senders: int
+    unmatched_replies: int
+    queue_used: int
+    queue_size: int
+
+
+class _Waiter:
+    __slots__ = ("done", "operation", "request_type", "result")
+
+    def __init__(self, request_type: int, operation: str | None) -> None:
+        self.done = trio.Event()
+        self.result: RequestCompleted | None = None
+        self.request_type = request_type
+        self.operation = operation
+
+
+class AuditClient:
+    """A connection to the kernel's audit subsystem.
+
+    Create it only with :func:`open_audit_client`; the reader task that makes
+    it work lives in that context manager's nursery.
+    """
+
+    def __init__(
+        self,
+        sock: NetlinkAuditSocket,
+        *,
+        mode: str,
+        queue_size: int,
+        reply_timeout: float,
+        _token: object = None,
+    ) -> None:
+        if _token is not _CREATE_TOKEN:
+            raise TypeError("use trioaudit.open_audit_client() to create an AuditClient")
+        self._sock = sock
+        self._protocol = AuditProtocol(first_seq=int.from_bytes(os.urandom(2), "little") + 1)
+        self._waiters: dict[int, _Waiter] = {}
+        self._unawaited: dict[int, _Waiter] = {}
+        self._reply_timeout = reply_timeout
+        self._queue_size = queue_size
+        self._record_send, self._record_receive = trio.open_memory_channel[KernelRecord](queue_size)
+        self._records_open = False
+        self.mode = mode
+        #: True while this process is registered with the kernel as the audit daemon.
+        self.registered = False
+        self._datagrams = 0
+        self._bytes = 0
+        self._records_received = 0
+        self._records_dropped = 0
+        self._malformed = 0
+
+    # ---- requests ------------------------------------------------------------------
+    async def request(
+        self,
+        msg_type: int,
+        payload: bytes = b"",
+        *,
+        operation: str | None = None,
+        wait: bool = True,
+    ) -> list[NetlinkMessage]:
+        """Send one request and wait for the kernel's answer.
+
+        Args:
+            msg_type: The audit message type (e.g. ``AuditMessageType.GET``).
+            payload: Request payload.
+            operation: Words for error messages ("set rate_limit").
+            wait: False sends without waiting (go-libaudit's NoWait); the
+                answer is then collected by :meth:`wait_for_pending_acks`.
+
+        Returns:
+            The data replies (one for ``AUDIT_GET``-like requests, all parts of
+            a dump, none for plain ACKs).
+
+        Raises:
+            NetlinkError: The kernel answered with a negative errno
+                (:class:`NetlinkPermissionError` for EPERM/EACCES).
+            AuditReplyTimeout: No answer within ``reply_timeout``.
+
+        Cancellation: safe at any point; an answer that arrives after the
+        caller left is dropped and counted as unmatched.
+        """
+        completed = await self._exchange(msg_type, payload, operation, wait)
+        return list(completed.replies) if completed is not None else []
+
+    async def request_dump(
+        self, msg_type: int, payload: bytes = b"", *, operation: str | None = None
+    ) -> list[NetlinkMessage]:
+        """Send a dump request (``NLM_F_DUMP``) and return every part until ``NLMSG_DONE``.
+
+        The protocol table knows which types are dumps (``AUDIT_LIST_RULES``);
+        this is :meth:`request` under a name that says what comes back.
+        """
+        return await self.request(msg_type, payload, operation=operation)
+
+    async def _exchange(
+        self, msg_type: int, payload: bytes, operation: str | None, wait: bool
+    ) -> RequestCompleted | None:
+        seq, data = self._protocol.build_request(msg_type, payload)
+        waiter = _Waiter(msg_type, operation)
+        self._waiters[seq] = waiter
+        try:
+            await self._sock.send(data)
+        except BaseException:
+            self._forget(seq)
+            raise
+        if not wait:
+            self._unawaited[seq] = waiter
+            return None
+        return await self._await_reply(seq, waiter)
+
+    async def _await_reply(self, seq: int, waiter: _Waiter) -> RequestCompleted:
+        try:
+            with trio.move_on_after(self._reply_timeout) as scope:
+                await waiter.done.wait()
+        finally:
+            if not waiter.done.is_set():
+                self._forget(seq)
+        if scope.cancelled_caught:
+            what = waiter.operation or T(waiter.request_type).name
+            raise AuditReplyTimeout(f"{what}: no answer from the kernel in {self._reply_timeout}s")
+        result = waiter.result
+        assert result is not None
+        if result.failed:
+            _raise_netlink_error(-result.error, waiter.request_type, waiter.operation)
+        return result
+
+    def _forget(self, seq: int) -> None:
+        self._waiters.pop(seq, None)
+        self._unawaited.pop(seq, None)
+        self._protocol.forget(seq)
+
+    async def wait_for_pending_acks(self) -> None:
+        """Wait for the answers to every request sent with ``wait=False``.
+
+        Raises:
+            NetlinkError: The first refusal (others are attached as notes).
+        """
+        pending = list(self._unawaited.items())
+        self._unawaited.clear()
+        errors: list[AuditError] = []
+        for seq, waiter in pending:
+            try:
+                await self._await_reply(seq, waiter)
+            except (NetlinkError, AuditReplyTimeout) as exc:
+                errors.append(exc)
+        if errors:
+            first = errors[0]
+            for other in errors[1:]:
+                first.add_note(f"also: {other}")
+            raise first
+
+    # ---- status --------------------------------------------------------------------
+    async def get_status(self) -> AuditStatus:
+        """Return the kernel's current audit status (``AUDIT_GET``, ``auditctl -s``)."""
+        replies = await self.request(T.GET, operation="get status")
+        if not replies:
+            raise AuditProtocolError("AUDIT_GET was acknowledged without a status reply")
+        return AuditStatus.from_bytes(replies[0].payload)
+
+    async def _set_status(
+        self, mask: StatusMask, operation: str, *, wait: bool = True, **values: int
+    ) -> int:
+        completed = await self._exchange(
+            T.SET, encode_status_request(mask, **values), operation, wait
+        )
+        return completed.error if completed is not None else 0
+
+    async def set_enabled(self, enabled: bool, *, wait: bool = True) -> None:
+        """Enable (``auditctl -e 1``) or disable (``-e 0``) auditing.
+
+        Locking the configuration (``-e 2``) is :meth:`set_immutable`.
+        """
+        await self._set_status(
+            StatusMask.ENABLED, "set enabled", wait=wait, enabled=1 if enabled else 0
+        )
+
+    async def set_immutable(self, *, confirm: bool = False) -> None:
+        """Lock the audit configuration until reboot (``auditctl -e 2``).
+
+        After this, no rule or setting can change (every attempt fails with
+        EPERM) until the machine reboots.
+
+        Raises:
+            AuditUsageError: Unless ``confirm=True``.
+        """
+        if confirm is not True:
+            raise AuditUsageError(
+                "set_immutable() locks audit until reboot; call it with confirm=True if you mean it"
+            )
+        await self._set_status(StatusMask.ENABLED, "set immutable", enabled=2)
+
+    async def set_failure(
+        self, mode: FailureMode | int, *, confirm: bool = False, wait: bool = True
+    ) -> None:
+        """Set what the kernel does when it cannot record (``auditctl -f``).
+
+        Raises:
+            AuditUsageError: ``PANIC`` without ``confirm=True`` (it makes the
+                kernel panic on an audit failure), or an unknown mode.
+        """
+        try:
+            mode = FailureMode(mode)
+        except ValueError:
+            raise AuditUsageError(f"unknown failure mode {mode!r} (0, 1 or 2)") from None
+        if mode is FailureMode.PANIC and confirm is not True:
+            raise AuditUsageError(
+                "failure mode PANIC halts the machine when audit cannot record; "
+                "call set_failure(PANIC, confirm=True) if you mean it"
+            )
+        await self._set_status(StatusMask.FAILURE, "set failure", wait=wait, failure=int(mode))
+
+    async def set_pid(self, pid: int | None = None, *, wait: bool = True) -> None:
+        """Register *pid* (default: this process) as the audit daemon; 0 unregisters.
+
+        The kernel only accepts the caller's own pid (or 0 from the current daemon).
+        """
+        target = os.getpid() if pid is None else pid
+        await self._set_status(StatusMask.PID, "set pid", wait=wait, pid=target)
+        self.registered = target == os.getpid()
+
+    async def set_rate_limit(self, limit: int, *, wait: bool = True) -> None:
+        """Records per second before the kernel drops (``auditctl -r``); 0 = no limit."""
+        await self._set_status(
+            StatusMask.RATE_LIMIT, "set rate_limit", wait=wait, rate_limit=_u32(limit)
+        )
+
+    async def set_backlog_limit(self, limit: int, *, wait: bool = True) -> None:
+        """Records the kernel queues for the daemon (``auditctl -b``)."""
+        await self._set_status(
+            StatusMask.BACKLOG_LIMIT, "set backlog_limit", wait=wait, backlog_limit=_u32(limit)
+        )
+
+    async def set_backlog_wait_time(self, jiffies: int, *, wait: bool = True) -> None:
+        """How long (in jiffies) audited tasks wait for backlog space (``--backlog_wait_time``).
+
+        0 means never wait: the kernel drops records instead of stalling tasks.
+        """
+        await self._set_status(
+            StatusMask.BACKLOG_WAIT_TIME,
+            "set backlog_wait_time",
+            wait=wait,
+            backlog_wait_time=_u32(jiffies),
+        )
+
+    # ---- records -------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def records(self) -> AsyncIterator[trio.MemoryReceiveChannel[KernelRecord]]:
+        """Receive raw audit records as the kernel sends them.
+
+        Usage::
+
+            async with client.records() as records:
+                async for record in records:
+                    ...
+
+        Records that arrived before this was opened are in the queue already
+        (up to its size). One consumer at a time.
+
+        Raises:
+            AuditUsageError: Already open, or the client is in ``"control"`` mode.
+        """
+        if self.mode == "control":
+            raise AuditUsageError("a client in 'control' mode receives no records")
+        if self._records_open:
+            raise AuditUsageError("records() is already open on this client")
+        self._records_open = True
+        try:
+            yield self._record_receive
+        finally:
+            self._records_open = False
+
+    def statistics(self) -> ClientStatistics:
+        """Counters: received, dropped (queue full), overflows (ENOBUFS), malformed..."""
+        channel = self._record_send.statistics()
+        return ClientStatistics(
+            mode=self.mode,
+            datagrams=self._datagrams,
+            bytes=self._bytes,
+            records_received=self._records_received,
+            records_dropped=self._records_dropped,
+            overflows=self._sock.overflows,
+            malformed=self._malformed,
+            foreign_senders=self._protocol.stats.foreign_senders,
+            unmatched_replies=self._protocol.stats.unmatched,
+            queue_used=channel.current_buffer_used,
+            queue_size=self._queue_size,
+        )
+
+    # ---- the reader task -----------------------------------------------------------
+    async def _reader(self) -> None:
+        sock = self._sock
+        receive = self._protocol.receive_datagram
+        deliver = self._record_send.send_nowait
+        while True:
+            batch = await sock.receive_batch()
+            now = time.time()
+            for item in batch:
+                if isinstance(item, Overflow):
+                    log.warning("audit socket overflowed (ENOBUFS): the kernel dropped records")
+                    continue
+                data, sender = item
+                self._datagrams += 1
+                self._bytes += len(data)
+                try:
+                    events = receive(data, sender)
+                except AuditProtocolError as exc:
+                    self._malformed += 1
+                    log.warning("skipped a malformed netlink datagram: %s", exc)
+                    continue
+                for event in events:
+                    if isinstance(event, RecordReceived):
+                        message = event.message
+                        if message.type == T.REPLACE:
+                            # The kernel probing whether we are alive; its payload is a pid.
+                            continue
+                        self._records_received += 1
+                        try:
+                            deliver(KernelRecord(message.type, record_text(message.payload), now))
+                        except trio.WouldBlock:
+                            self._records_dropped += 1
+                        except trio.BrokenResourceError:
+                            self._records_dropped += 1
+                    else:
+                        waiter = self._waiters.pop(event.seq, None)
+                        if waiter is not None:
+                            waiter.result = event
+                            waiter.done.set()
+
+    # ---- life cycle ----------------------------------------------------------------
+    async def _register(self, mode: str) -> str:
+        """Resolve *mode* and register our pid if unicast; return the resolved mode."""
+        status = await self.get_status()
+        holder = status.pid
+        held = holder not in (0, os.getpid()) and _process_alive(holder)
+        if mode == "unicast" or (mode == "auto" and not held):
+            if held:
+                raise AuditDaemonRunning(holder, _process_name(holder))
+            try:
+                await self.set_pid()
+            except NetlinkError as exc:
+                if exc.errno == errno.EEXIST:
+                    raise AuditDaemonRunning(holder, _process_name(holder)) from None
+                raise
+            return "unicast"
+        self._sock.join_multicast()
+        return "multicast"
+
+    async def _unregister(self) -> None:
+        """Give the pid back, retrying while the reader keeps draining the socket."""
+        with trio.move_on_after(UNREGISTER_TIMEOUT) as scope:
+            scope.shield = True
+            while True:
+                seq, data = self._protocol.build_request(
+                    T.SET, encode_status_request(StatusMask.PID, pid=0)
+                )
+                waiter = _Waiter(T.SET, "unregister pid")
+                self._waiters[seq] = waiter
+                if self._sock.send_nowait(data):
+                    with trio.move_on_after(UNREGISTER_RETRY):
+                        await waiter.done.wait()
+                else:
+                    await trio.sleep(UNREGISTER_RETRY / 10)
+                if waiter.done.is_set():
+                    self.registered = False
+                    result = waiter.result
+                    if result is not None and result.failed:
+                        log.warning("could not unregister audit pid: errno %d", -result.error)
+                    return
+                self._forget(seq)
+        if scope.cancelled_caught:
+            log.warning("gave up unregistering the audit pid after %ss", UNREGISTER_TIMEOUT)
+
+
+_CREATE_TOKEN = object()
+
+
+def _u32(value: int) -> int:
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise AuditUsageError(f"{value} is out of range (0..4294967295)")
+    return value
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _process_name(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
+            return comm.read().strip() or None
+    except OSError:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def open_audit_client(
+    mode: ClientMode = "auto",
+    *,
+    rcvbuf: int | None = DEFAULT_RCVBUF,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
+    reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
+) -> AsyncIterator[AuditClient]:
+    """Open a connection to the kernel's audit subsystem.
+
+    Usage::
+
+        async with trioaudit.open_audit_client() as client:
+            print(await client.get_status())
+
+    Args:
+        mode: ``"auto"``, ``"unicast"``, ``"multicast"`` or ``"control"`` (see
+            the module documentation).
+        rcvbuf: Socket receive buffer to request, in bytes.
+        queue_size: Records buffered for a slow consumer before drops are counted.
+        reply_timeout: Safety-net seconds a request waits for the kernel.
+
+    Raises:
+        AuditDaemonRunning: ``mode="unicast"`` while another live process is
+            the audit daemon.
+        AuditPermissionError: Missing ``CAP_AUDIT_CONTROL`` / ``CAP_AUDIT_READ``.
+
+    Leaving the block unregisters our pid if we registered it, then cancels
+    the reader task. Exceptions from the block propagate unwrapped.
+    """
+    if mode not in _MODES:
+        raise AuditUsageError(f"unknown mode {mode!r}; expected one of {', '.join(_MODES)}")
+    if queue_size < 1:
+        raise AuditUsageError("queue_size must be at least 1")
+    sock = open_netlink_audit_socket(multicast=mode == "multicast", rcvbuf=rcvbuf)
+    try:
+        async with _collapse_single_exception_group(), trio.open_nursery() as nursery:
+            client = AuditClient(
+                sock,
+                mode=mode,
+                queue_size=queue_size,
+                reply_timeout=reply_timeout,
+                _token=_CREATE_TOKEN,
+            )
+            nursery.start_soon(client._reader, name="trioaudit reader")
+            try:
+                if mode in ("auto", "unicast"):
+                    client.mode = await client._register(mode)
+                yield client
+            finally:
+                if client.registered:
+                    await client._unregister()
+                client._record_send.close()
+                nursery.cancel_scope.cancel("audit client closed")
+    finally:
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def _collapse_single_exception_group() -> AsyncIterator[None]:
+    """Re-raise a lone exception out of the nursery's ExceptionGroup.
+
+    The nursery is an implementation detail: a caller whose block raised
+    ``KeyError`` should see ``KeyError``, not a group around it.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1 and not isinstance(group.exceptions[0], BaseExceptionGroup):
+            raise group.exceptions[0] from group.exceptions[0].__cause__
+        raise

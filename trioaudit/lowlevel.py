@@ -1,0 +1,40 @@
+"""The sans-IO layer, for callers who do their own I/O.
+
+Nothing here opens a socket or imports trio: feed it bytes, get messages;
+give it requests, get bytes.
+"""
+
+from ._netlink import (
+    AUDIT_NLGRP_READLOG,
+    NETLINK_AUDIT,
+    NLMSG_HDRLEN,
+    NetlinkErrorPayload,
+    NetlinkFlag,
+    NetlinkMessage,
+    NetlinkMessageType,
+    decode_datagram,
+    decode_error_payload,
+    encode_message,
+    record_text,
+)
+from ._protocol import AuditProtocol, ProtocolEvent, RecordReceived, RequestCompleted
+from ._status import encode_status_request
+
+__all__ = [
+    "AUDIT_NLGRP_READLOG",
+    "NETLINK_AUDIT",
+    "NLMSG_HDRLEN",
+    "AuditProtocol",
+    "NetlinkErrorPayload",
+    "NetlinkFlag",
+    "NetlinkMessage",
+    "NetlinkMessageType",
+    "ProtocolEvent",
+    "RecordReceived",
+    "RequestCompleted",
+    "decode_datagram",
+    "decode_error_payload",
+    "encode_message",
+    "encode_status_request",
+    "record_text",
+]
