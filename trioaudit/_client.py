@@ -417,6 +417,12 @@ class AuditClient:
             backlog_wait_time=_u32(jiffies),
         )
 
+    # ---- control plane: features, signal info, user messages, TTY -----------------
+    # (owned by the control-plane work; keep additions inside this section)
+
+    # ---- rules ---------------------------------------------------------------------
+    # (thin wrappers over trioaudit.rules; keep additions inside this section)
+
     # ---- records -------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def records(self) -> AsyncIterator[trio.MemoryReceiveChannel[KernelRecord]]:

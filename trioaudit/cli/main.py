@@ -1,0 +1,105 @@
+"""The ``trioaudit`` command: argument parsing and error-to-exit-code mapping.
+
+Each subcommand lives in its own module with a ``register(subparsers)``
+function that adds its parser and sets ``func`` (a synchronous callable taking
+the parsed arguments and returning an exit code). This module only wires them
+and turns exceptions into one-line diagnostics on stderr and documented exit
+codes (:mod:`trioaudit.cli.exitcodes`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from .._errors import (
+    AuditDaemonRunning,
+    AuditError,
+    AuditPermissionError,
+    AuditUsageError,
+)
+from . import control, exitcodes, tail
+
+#: Modules contributing subcommands, in the order ``--help`` lists them.
+SUBCOMMANDS = [control, tail]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(
+        prog="trioaudit",
+        description="Talk to the Linux audit subsystem: status, control, rules and live events.",
+        epilog="Exit codes: 0 ok, 1 kernel refused / failure, 2 usage, 69 another audit daemon "
+        "holds the pid, 77 permission denied, 130 interrupted, 141 output closed.",
+    )
+    parser.add_argument("--version", action="version", version=f"trioaudit {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log diagnostics (drops, overflows) to stderr"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.register(subparsers)
+    _register_optional(subparsers)
+    return parser
+
+
+def _register_optional(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Subcommands whose modules are optional parts of the tree."""
+    import importlib
+
+    for name in ("rules", "parse", "controlplane"):
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.register(subparsers)
+
+
+def _diagnose(error: BaseException) -> None:
+    print(f"trioaudit: {error}", file=sys.stderr)
+    for note in getattr(error, "__notes__", ()):
+        print(f"trioaudit: hint: {note}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trioaudit`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="trioaudit: %(message)s",
+    )
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        return exitcodes.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``| head``). Point stdout at /dev/null so the
+        # interpreter's final flush does not complain, and leave quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exitcodes.BROKEN_PIPE
+    except (AuditPermissionError, PermissionError) as exc:
+        _diagnose(exc)
+        return exitcodes.NO_PERMISSION
+    except AuditDaemonRunning as exc:
+        _diagnose(exc)
+        return exitcodes.DAEMON_RUNNING
+    except AuditUsageError as exc:
+        _diagnose(exc)
+        return exitcodes.USAGE
+    except (AuditError, OSError) as exc:
+        _diagnose(exc)
+        return exitcodes.FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""``trioaudit tail``: stream live audit records as JSON lines.
+
+The reader task never waits for stdout: records queue in the client's bounded
+channel, and this command writes them in batches (everything queued, then one
+flush), so a slow terminal costs counted drops, not kernel-side loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import trio
+
+from .._client import AuditClient, ClientMode, KernelRecord, open_audit_client
+
+log = logging.getLogger("trioaudit")
+
+_HEADER = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``tail`` subcommand."""
+    parser = subparsers.add_parser(
+        "tail",
+        help="stream live audit records as JSON lines",
+        description="Stream live audit records as JSON lines on stdout. Unicast (we become the "
+        "audit daemon) when none runs, else multicast beside it.",
+    )
+    add_source_options(parser)
+    parser.set_defaults(func=run_tail)
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that reads live records."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--unicast",
+        dest="mode",
+        action="store_const",
+        const="unicast",
+        help="register as the audit daemon (fails if another one runs)",
+    )
+    mode.add_argument(
+        "--multicast",
+        dest="mode",
+        action="store_const",
+        const="multicast",
+        help="listen beside the audit daemon (read-only copy, best effort)",
+    )
+    parser.set_defaults(mode="auto")
+    parser.add_argument("--count", type=int, metavar="N", help="stop after N items")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--enable",
+        action="store_true",
+        help="enable auditing while running and restore the previous setting on exit",
+    )
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=65536,
+        metavar="N",
+        help="records buffered before drops are counted (default: %(default)s)",
+    )
+
+
+def record_header(text: str) -> tuple[str | None, int | None]:
+    """Return (ISO-8601 UTC timestamp, serial) from ``audit(sec.ms:serial)``, or Nones."""
+    match = _HEADER.match(text)
+    if match is None:
+        return None, None
+    seconds, millis, serial = match.groups()
+    stamp = datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{millis[:3]:0<3}Z", int(serial)
+
+
+def record_json(record: KernelRecord) -> str:
+    """One raw record as a JSON line (no parsing beyond the header)."""
+    timestamp, serial = record_header(record.text)
+    data: dict[str, Any] = {
+        "type": record.type_name,
+        "type_number": record.type,
+        "sequence": serial,
+        "timestamp": timestamp,
+        "text": record.text,
+    }
+    return json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace").decode()
+
+
+async def open_tail_client(args: argparse.Namespace) -> Any:
+    """Open the client the way the source options ask (kept for reuse by other commands)."""
+    mode: ClientMode = args.mode
+    return open_audit_client(mode, queue_size=args.queue_size)
+
+
+class _EnableWhileRunning:
+    """Turn auditing on for the command's lifetime when ``--enable`` was given."""
+
+    def __init__(self, client: AuditClient, wanted: bool) -> None:
+        self.client = client
+        self.wanted = wanted
+        self.previous: int | None = None
+
+    async def __aenter__(self) -> None:
+        status = await self.client.get_status()
+        if self.wanted and status.enabled == 0:
+            self.previous = status.enabled
+            await self.client.set_enabled(True)
+        elif status.enabled == 0:
+            log.warning("auditing is disabled (enabled=0): no events will arrive; use --enable")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            with trio.CancelScope(shield=True):
+                await self.client.set_enabled(bool(self.previous))
+
+
+async def _tail(args: argparse.Namespace, out: TextIO) -> None:
+    remaining = args.count if args.count is not None else math.inf
+    with trio.move_on_after(args.duration if args.duration is not None else math.inf):
+        async with (
+            await open_tail_client(args) as client,
+            _EnableWhileRunning(client, args.enable),
+            client.records() as records,
+        ):
+            log.info("listening in %s mode", client.mode)
+            while remaining > 0:
+                batch = [await records.receive()]
+                while len(batch) < remaining:
+                    try:
+                        batch.append(records.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                batch = batch[: int(min(remaining, len(batch)))]
+                out.write("".join(record_json(record) + "\n" for record in batch))
+                out.flush()
+                remaining -= len(batch)
+            stats = client.statistics()
+            if stats.records_dropped or stats.overflows:
+                log.warning(
+                    "%d records dropped (consumer too slow), %d socket overflows",
+                    stats.records_dropped,
+                    stats.overflows,
+                )
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    """Run ``tail`` until --count, --duration or Ctrl-C."""
+    trio.run(_tail, args, sys.stdout)
+    return 0
