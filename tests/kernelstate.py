@@ -100,10 +100,19 @@ class RawAudit:
     def status(self) -> dict[str, int]:
         (reply,) = self.request(AUDIT_GET)
         padded = reply[: STATUS.size].ljust(STATUS.size, b"\0")
-        names = (
-            "mask enabled failure pid rate_limit backlog_limit lost backlog "
-            "feature_bitmap backlog_wait_time backlog_wait_time_actual"
-        ).split()
+        names = [
+            "mask",
+            "enabled",
+            "failure",
+            "pid",
+            "rate_limit",
+            "backlog_limit",
+            "lost",
+            "backlog",
+            "feature_bitmap",
+            "backlog_wait_time",
+            "backlog_wait_time_actual",
+        ]
         return dict(zip(names, STATUS.unpack(padded), strict=True))
 
     def set_status(self, mask: int, **values: int) -> None:

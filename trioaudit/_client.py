@@ -215,6 +215,7 @@ class AuditClient:
         self._queue_size = queue_size
         self._record_send, self._record_receive = trio.open_memory_channel[KernelRecord](queue_size)
         self._records_open = False
+        self._reader_scope = trio.CancelScope()
         self.mode = mode
         #: True while this process is registered with the kernel as the audit daemon.
         self.registered = False
@@ -468,6 +469,21 @@ class AuditClient:
         )
 
     # ---- the reader task -----------------------------------------------------------
+    async def _run_reader(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the reader, immune to outside cancellation until the client closes.
+
+        Closing the client sends requests (unregister the pid, a caller's
+        cleanup in its ``finally``) whose answers only the reader can deliver.
+        If an outer cancel scope killed the reader first, those requests would
+        wait in vain; so the reader is shielded and stopped explicitly by
+        :func:`open_audit_client` once cleanup is done.
+        """
+        with trio.CancelScope(shield=True) as self._reader_scope:
+            task_status.started()
+            await self._reader()
+
     async def _reader(self) -> None:
         sock = self._sock
         receive = self._protocol.receive_datagram
@@ -623,7 +639,7 @@ async def open_audit_client(
                 reply_timeout=reply_timeout,
                 _token=_CREATE_TOKEN,
             )
-            nursery.start_soon(client._reader, name="trioaudit reader")
+            await nursery.start(client._run_reader, name="trioaudit reader")
             try:
                 if mode in ("auto", "unicast"):
                     client.mode = await client._register(mode)
@@ -632,6 +648,7 @@ async def open_audit_client(
                 if client.registered:
                     await client._unregister()
                 client._record_send.close()
+                client._reader_scope.cancel("audit client closed")
                 nursery.cancel_scope.cancel("audit client closed")
     finally:
         sock.close()
