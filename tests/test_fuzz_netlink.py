@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 from trioaudit import AuditProtocolError
 from trioaudit._netlink import (
     FIRST_RECORD_TYPE,
+    LOW_RECORD_TYPES,
     NetlinkMessage,
     decode_datagram,
     decode_error_payload,
@@ -48,8 +49,8 @@ from trioaudit._status import STATUS_FIELDS, AuditStatus, StatusMask, encode_sta
 
 HDR = struct.Struct("=IHHII")
 
-control_types = st.integers(0, FIRST_RECORD_TYPE - 1)
-record_types = st.integers(FIRST_RECORD_TYPE, 0xFFFF)
+control_types = st.integers(0, FIRST_RECORD_TYPE - 1).filter(lambda t: t not in LOW_RECORD_TYPES)
+record_types = st.integers(FIRST_RECORD_TYPE, 0xFFFF) | st.sampled_from(sorted(LOW_RECORD_TYPES))
 u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)
 

@@ -20,7 +20,8 @@ is absorbed, so nothing above it needs to know:
    *payload* length in ``nlmsg_len`` (the header is excluded) for records sent
    to the registered daemon. The multicast copy is corrected by the kernel.
    The kernel never packs two event records in one datagram, so for any
-   audit *event* type (>= 1100) we treat the datagram as exactly one message and
+   audit *event* type (>= 1100, plus USER 1005 and LOGIN 1006 -- see
+   :data:`LOW_RECORD_TYPES`) we treat the datagram as exactly one message and
    take everything after the header as payload, whatever ``nlmsg_len`` says.
    We note whether the length had to be repaired (``length_repaired``).
 2. **Payload text may be NUL-terminated or padded.** Event payloads are text;
@@ -69,6 +70,16 @@ NLMSG_HDRLEN = 16
 NLMSG_ALIGNTO = 4
 #: First message type that is an audit *record* rather than a control message.
 FIRST_RECORD_TYPE = 1100
+#: Record types below 1100 that the kernel emits as events, never as replies:
+#: ``AUDIT_USER`` (1005, an old-style user message, logged under its own type)
+#: and ``AUDIT_LOGIN`` (1006, a loginuid change). They carry the unicast length quirk too.
+LOW_RECORD_TYPES = frozenset({1005, 1006})
+
+
+def is_record_type(msg_type: int) -> bool:
+    """True for the message types the kernel sends as audit records (events)."""
+    return msg_type >= FIRST_RECORD_TYPE or msg_type in LOW_RECORD_TYPES
+
 
 _HEADER = struct.Struct("=IHHII")
 _ERROR = struct.Struct("=i")
@@ -124,8 +135,8 @@ class NetlinkMessage:
 
     @property
     def is_record(self) -> bool:
-        """True for audit event records (types >= 1100), False for control traffic."""
-        return self.type >= FIRST_RECORD_TYPE
+        """True for audit event records (types >= 1100, USER, LOGIN), False for control traffic."""
+        return is_record_type(self.type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +203,7 @@ def decode_datagram(data: bytes) -> list[NetlinkMessage]:
     offset = 0
     while size - offset >= NLMSG_HDRLEN:
         length, msg_type, flags, seq, pid = _HEADER.unpack_from(data, offset)
-        if msg_type >= FIRST_RECORD_TYPE:
+        if is_record_type(msg_type):
             # Quirk 1: one datagram, one record; nlmsg_len is not to be trusted.
             payload = data[offset + NLMSG_HDRLEN :]
             repaired = length != size - offset
