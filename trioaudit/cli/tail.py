@@ -131,24 +131,34 @@ async def _tail(args: argparse.Namespace, out: TextIO) -> None:
             client.records() as records,
         ):
             log.info("listening in %s mode", client.mode)
-            while remaining > 0:
-                batch = [await records.receive()]
-                while len(batch) < remaining:
-                    try:
-                        batch.append(records.receive_nowait())
-                    except trio.WouldBlock:
-                        break
-                batch = batch[: int(min(remaining, len(batch)))]
-                out.write("".join(record_json(record) + "\n" for record in batch))
-                out.flush()
-                remaining -= len(batch)
-            stats = client.statistics()
-            if stats.records_dropped or stats.overflows:
-                log.warning(
-                    "%d records dropped (consumer too slow), %d socket overflows",
-                    stats.records_dropped,
-                    stats.overflows,
-                )
+            try:
+                while remaining > 0:
+                    batch = [await records.receive()]
+                    while len(batch) < remaining:
+                        try:
+                            batch.append(records.receive_nowait())
+                        except trio.WouldBlock:
+                            break
+                    batch = batch[: int(min(remaining, len(batch)))]
+                    text = "".join(record_json(record) + "\n" for record in batch)
+                    # A stalled stdout (a pipe nobody reads) must stall only this
+                    # loop, never the reader task: write from a worker thread.
+                    await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
+                    remaining -= len(batch)
+            finally:
+                # Also on --duration and Ctrl-C: losses are never silent.
+                stats = client.statistics()
+                if stats.records_dropped or stats.overflows:
+                    log.warning(
+                        "%d records dropped (consumer too slow), %d socket overflows",
+                        stats.records_dropped,
+                        stats.overflows,
+                    )
+
+
+def _write(out: TextIO, text: str) -> None:
+    out.write(text)
+    out.flush()
 
 
 def run_tail(args: argparse.Namespace) -> int:
