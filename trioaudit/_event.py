@@ -1,0 +1,246 @@
+"""The public model of audit records and events.
+
+Theory of operation
+-------------------
+The kernel emits one *record* per netlink message (``SYSCALL``, ``PATH``,
+``CWD``, ``EOE``...). Records that share a ``(timestamp, serial)`` stamp belong
+to one *event*. The parser (``_records``) builds :class:`AuditRecord` objects;
+the reassembler (``_reassembly``) groups them into :class:`AuditEvent` objects.
+
+Both are frozen slotted dataclasses built only by trioaudit's own parsers, so
+construction does no validation (h11's ``_parsed`` idea): parsing must stay at
+hundreds of thousands of records per second.
+
+Interpretation (``uid=0`` -> ``root``, ``syscall=59`` -> ``execve``) is costly
+and most consumers filter before they look, so :attr:`AuditRecord.fields` is
+computed lazily on first access and cached inside the (otherwise frozen)
+record. Interpretation is done by the process-wide default
+:class:`~trioaudit._interpret.Interpreter`; callers that need another user
+database (tests, offline analysis of a foreign machine's logs) call
+:meth:`AuditRecord.interpret` with their own interpreter.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._interpret import Interpreter
+
+__all__ = ["AuditEvent", "AuditRecord", "format_timestamp"]
+
+
+def format_timestamp(timestamp: float) -> str:
+    """Render epoch seconds as ISO 8601 UTC with milliseconds (``...T17:20:31.123Z``)."""
+    ms = round(timestamp * 1000)
+    seconds, millis = divmod(ms, 1000)
+    moment = _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AuditRecord:
+    """One audit record, as the kernel (or an audit.log line) delivered it.
+
+    Attributes:
+        type: The record type number (``1300``).
+        type_name: Its name as auditd logs it (``"SYSCALL"``, ``"UNKNOWN[1999]"``).
+        timestamp: Epoch seconds with millisecond precision, from ``audit(sec.ms:serial)``.
+        sequence: The serial number shared by all records of one event.
+        node: The ``node=`` prefix of audit.log lines (``None`` for live records).
+        raw_fields: Field values with quoting removed and hex decoded, as strings
+            (bytes that are not UTF-8 are kept with ``surrogateescape``). When a
+            name repeats, the first value wins (as libauparse's ``find_field``).
+        raw: The original text (the netlink payload or the whole log line).
+        items: Every ``(name, value)`` pair in order, duplicates included, with
+            the value exactly as it appeared (quoted or hex) -- what
+            interpretation works from.
+        enriched: Upper-case translations from auditd's ENRICHED log format
+            (``UID="root"``), keyed by their upper-case name.
+    """
+
+    type: int
+    type_name: str
+    timestamp: float
+    sequence: int
+    node: str | None
+    raw_fields: Mapping[str, str]
+    raw: str
+    items: tuple[tuple[str, str], ...] = ()
+    enriched: Mapping[str, str] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def fields(self) -> Mapping[str, str]:
+        """Interpreted field values: the strings libauparse's ``interpret_field`` gives.
+
+        Computed on first access with the default interpreter, then cached.
+        """
+        cached = self._cache.get("fields")
+        if cached is None:
+            from ._interpret import default_interpreter
+
+            cached = default_interpreter().interpret(self)
+            self._cache["fields"] = cached
+        return cached
+
+    def interpret(self, interpreter: Interpreter) -> Mapping[str, str]:
+        """Interpret the fields with a specific interpreter (not cached)."""
+        return interpreter.interpret(self)
+
+    @property
+    def argv(self) -> tuple[str, ...] | None:
+        """The argument vector of an ``EXECVE`` or ``PROCTITLE`` record, else ``None``."""
+        from ._interpret import record_argv
+
+        return record_argv(self)
+
+    @property
+    def sockaddr(self) -> dict[str, Any] | None:
+        """The decoded ``saddr`` of a ``SOCKADDR`` (or any) record, else ``None``."""
+        from ._interpret import record_sockaddr
+
+        return record_sockaddr(self)
+
+    def to_dict(self, raw: bool = False) -> dict[str, Any]:
+        """The JSON shape of one record inside an event (see docs/events.md)."""
+        out: dict[str, Any] = {
+            "type": self.type_name,
+            "fields": dict(self.raw_fields if raw else self.fields),
+        }
+        if not raw:
+            argv = self.argv
+            if argv is not None:
+                out["argv"] = list(argv)
+            saddr = self.sockaddr
+            if saddr is not None:
+                out["sockaddr"] = saddr
+        return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AuditEvent:
+    """All records sharing one ``(timestamp, serial)`` stamp, in arrival order.
+
+    Attributes:
+        sequence: The serial number.
+        timestamp: Epoch seconds (millisecond precision).
+        node: The originating node name, if the log carried one.
+        records: The records, in the order they arrived (``EOE`` included when seen).
+    """
+
+    sequence: int
+    timestamp: float
+    node: str | None
+    records: tuple[AuditRecord, ...]
+
+    @property
+    def type_name(self) -> str:
+        """The type name of the first record (the event's "kind")."""
+        return self.records[0].type_name if self.records else ""
+
+    @property
+    def type(self) -> int:
+        """The type number of the first record."""
+        return self.records[0].type if self.records else 0
+
+    @property
+    def type_names(self) -> tuple[str, ...]:
+        """Every record type in the event, in order."""
+        return tuple(r.type_name for r in self.records)
+
+    @property
+    def iso_timestamp(self) -> str:
+        """The timestamp as ISO 8601 UTC with milliseconds."""
+        return format_timestamp(self.timestamp)
+
+    def record(self, type_name: str) -> AuditRecord | None:
+        """The first record of the given type name, or ``None``."""
+        for rec in self.records:
+            if rec.type_name == type_name:
+                return rec
+        return None
+
+    def raw_value(self, name: str) -> str | None:
+        """The first raw (decoded, uninterpreted) value of a field in any record."""
+        for rec in self.records:
+            value = rec.raw_fields.get(name)
+            if value is not None:
+                return value
+        return None
+
+    def value(self, name: str) -> str | None:
+        """The first interpreted value of a field in any record."""
+        for rec in self.records:
+            if name in rec.raw_fields:
+                return rec.fields.get(name)
+        return None
+
+    @property
+    def key(self) -> str | None:
+        """The rule key (``-k``), decoded; ``None`` when absent or ``(null)``."""
+        value = self.raw_value("key")
+        if value is None or value == "(null)":
+            return None
+        return value
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """All rule keys (several keys are joined by ``\\x01`` in the record)."""
+        value = self.key
+        return tuple(value.split("\x01")) if value else ()
+
+    @property
+    def syscall(self) -> str | None:
+        """The syscall name (interpreted) of the SYSCALL record, if any."""
+        rec = self.record("SYSCALL")
+        return rec.fields.get("syscall") if rec is not None else None
+
+    @property
+    def success(self) -> bool | None:
+        """Whether the syscall / user operation succeeded (``None`` if unknown)."""
+        value = self.raw_value("success")
+        if value is not None:
+            return value == "yes"
+        res = self.raw_value("res")
+        if res is not None:
+            return res in ("1", "success", "yes")
+        return None
+
+    @property
+    def comm(self) -> str | None:
+        """The command name (decoded)."""
+        return self.raw_value("comm")
+
+    @property
+    def exe(self) -> str | None:
+        """The executable path (decoded)."""
+        return self.raw_value("exe")
+
+    @property
+    def pid(self) -> int | None:
+        """The process id, if any record has one."""
+        value = self.raw_value("pid")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def uid(self) -> str | None:
+        """The interpreted ``uid`` (a user name when known)."""
+        return self.value("uid")
+
+    @property
+    def auid(self) -> str | None:
+        """The interpreted login uid (``unset`` when not logged in)."""
+        return self.value("auid")
+
+    def to_dict(self, raw: bool = False) -> dict[str, Any]:
+        """The JSON shape of one event (see docs/events.md)."""
+        return {
+            "timestamp": format_timestamp(self.timestamp),
+            "sequence": self.sequence,
+            "node": self.node,
+            "records": [rec.to_dict(raw) for rec in self.records],
+        }

@@ -1,0 +1,1 @@
+"""Generated lookup tables (see scripts/gen_interpret_tables.py)."""

@@ -1,0 +1,315 @@
+"""Parse audit record text into :class:`~trioaudit._event.AuditRecord`.
+
+Theory of operation
+-------------------
+Two sources deliver the same record body:
+
+* the kernel, over netlink: ``audit(1795714536.840:4771): arch=c000003e syscall=59 ...``
+  (the message type is the netlink message type; trailing NULs/newline possible);
+* auditd's log: ``[node=HOST ]type=SYSCALL msg=audit(...): ...`` optionally followed by
+  ``\\x1d`` and auditd's ENRICHED translations (``UID="root" ARCH=x86_64``).
+
+The body is a space-separated list of ``name=value`` tokens. Values are:
+
+* ``"quoted"`` -- a literal string (the kernel quotes a value only when it holds no
+  space, no control byte, no ``"`` and nothing above 0x7e);
+* unquoted upper-case hex -- an untrusted string that needed encoding (``comm``,
+  ``exe``, ``name``, ``proctitle``, ``key``, EXECVE ``aN``, ...), decoded here;
+* bare tokens: numbers, ``(null)``, ``(none)``, ``?``;
+* ``msg='...'`` -- user-space records nest their own ``name=value`` list inside
+  single quotes; it is flattened into the record, as libauparse does.
+
+Tokens without ``=`` (SELinux's ``avc: denied { read }``) are skipped, as are empty
+values. Token boundaries follow libauparse exactly (including its trimming of a
+trailing ``:``, ``,``, ``'`` and ``)``), because interpretation must give the same
+strings libauparse gives for the same values.
+
+Scanning is linear: one anchored regular expression for the header and a single
+pass over the body with ``str.find``; there is no backtracking construct that could
+make a hostile line take super-linear time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ._errors import AuditProtocolError
+from ._event import AuditRecord
+from ._msgtypes import LOG_NAME_OVERRIDES, AuditMessageType
+
+__all__ = [
+    "MAX_RECORD_LENGTH",
+    "RecordParseError",
+    "decode_value",
+    "parse_kernel_record",
+    "parse_log_line",
+    "type_name",
+    "type_number",
+]
+
+#: Longest record text accepted (auditd's own limit is 8970 bytes; the kernel's
+#: ``AUDIT_MESSAGE_TEXT_MAX`` is 8560). Longer input is rejected, not truncated.
+MAX_RECORD_LENGTH = 64 * 1024
+
+#: The separator auditd's ENRICHED format puts before its translations.
+ENRICHMENT_SEPARATOR = "\x1d"
+
+_EXECVE = 1309
+
+#: Separator of several rule keys inside one ``key`` value.
+KEY_SEPARATOR = "\x01"
+
+_STAMP = re.compile(r"audit\((\d+)\.(\d+):(\d+)\):?")
+_LOG_HEADER = re.compile(r"(?:node=(\S*) )?type=(\S+) msg=audit\((\d+)\.(\d+):(\d+)\):?")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+
+# Field names whose unquoted values are hex-encoded untrusted strings (libauparse's
+# ESCAPED/ESCAPED_FILE/ESCAPED_KEY/PROCTITLE/TTY_DATA classes, see typetab.h).
+_ESCAPED_NAMES = frozenset(
+    {
+        "path", "comm", "exe", "file", "name", "watch", "cwd", "cmd", "acct", "dir",
+        "key", "vm", "old-chardev", "new-chardev", "old-disk", "new-disk", "old-fs",
+        "new-fs", "old-net", "new-net", "device", "cgroup", "old-rng", "new-rng", "ocomm",
+        "grp", "new_group", "invalid_context", "sw", "root_dir", "proctitle", "data",
+        "apparmor", "operation", "denied_mask", "info", "profile", "requested_mask",
+    }
+)  # fmt: skip
+
+
+class RecordParseError(AuditProtocolError):
+    """The text is not an audit record (no ``audit(sec.ms:serial)`` stamp, too long...)."""
+
+
+def _build_name_maps() -> tuple[dict[str, int], dict[int, str]]:
+    by_name: dict[str, int] = {}
+    by_number: dict[int, str] = {}
+    for member in AuditMessageType:
+        by_name.setdefault(member.name, member.value)
+        by_number.setdefault(member.value, member.name)
+    for number, name in LOG_NAME_OVERRIDES.items():
+        by_name[name] = number
+        by_number[number] = name
+    return by_name, by_number
+
+
+_NUMBER_BY_NAME, _NAME_BY_NUMBER = _build_name_maps()
+
+
+def type_name(number: int) -> str:
+    """The name auditd logs for a record type (``UNKNOWN[n]`` when unknown)."""
+    name = _NAME_BY_NUMBER.get(number)
+    return name if name is not None else f"UNKNOWN[{number}]"
+
+
+def type_number(name: str) -> int:
+    """The number of a logged type name (``UNKNOWN[n]`` and decimal strings accepted).
+
+    Raises:
+        RecordParseError: The name is not a known record type.
+    """
+    number = _NUMBER_BY_NAME.get(name)
+    if number is not None:
+        return number
+    if name.startswith("UNKNOWN[") and name.endswith("]") and name[8:-1].isdigit():
+        return int(name[8:-1])
+    if name.isdigit():
+        return int(name)
+    raise RecordParseError(f"unknown record type {name[:40]!r}")
+
+
+def decode_value(name: str, value: str, record_type: int = 0) -> str:
+    """Turn a value as logged into the string it stands for.
+
+    Quotes are removed; an unquoted hex value of a field that carries untrusted
+    strings is decoded (bytes that are not UTF-8 survive as surrogate escapes).
+    """
+    if value[:1] == '"':
+        end = value.find('"', 1)
+        return value[1:end] if end != -1 else value[1:]
+    escaped = name in _ESCAPED_NAMES or (
+        record_type == _EXECVE and name[:1] == "a" and name != "argc" and "_len" not in name
+    )
+    if escaped and value and len(value) % 2 == 0 and _HEX.fullmatch(value):
+        return bytes.fromhex(value).decode("utf-8", "surrogateescape")
+    return value
+
+
+def _trim(value: str) -> str:
+    # libauparse trims one trailing ':' then ',' then "'" then ')' (keeping
+    # "(none)"/"(null)" intact); do the same so values compare equal.
+    if value[-1:] == ":":
+        value = value[:-1]
+    if value[-1:] == ",":
+        value = value[:-1]
+    if value[-1:] == "'":
+        value = value[:-1]
+    if value[-1:] == ")" and value not in ("(none)", "(null)"):
+        value = value[:-1]
+    return value
+
+
+def split_fields(body: str) -> list[tuple[str, str]]:
+    """Split a record body into ``(name, value)`` pairs, values as logged.
+
+    One linear pass. Tokens are separated by spaces only -- even inside double
+    quotes, exactly like libauparse (the kernel never puts a space in a quoted
+    value; libaudit hex-encodes such values); ``msg='`` opens a nested list that
+    is flattened. A hex ``key`` holding several keys becomes several ``key`` items.
+    """
+    items: list[tuple[str, str]] = []
+    append = items.append
+    n = len(body)
+    i = 0
+    find = body.find
+    while i < n:
+        if body[i] == " ":
+            i += 1
+            continue
+        space = find(" ", i)
+        if space == -1:
+            space = n
+        eq = find("=", i, space)
+        if eq == -1:
+            i = space + 1
+            continue
+        name = body[i:eq]
+        j = eq + 1
+        if name == "msg":
+            if body.startswith("audit(", j):
+                i = space + 1
+                continue
+            if j < n and body[j] == "'":
+                # Nested user-space list: continue scanning inside it.
+                i = j + 1
+                continue
+        value = body[j:space]
+        i = space + 1
+        if name[:1] == "(":
+            name = name[1:]
+        if value[:1] != '"':
+            value = _trim(value)
+        if not value or not name:
+            continue
+        if name == "key" and value[:1] not in ('"', "("):
+            _append_keys(append, value)
+            continue
+        append((name, value))
+    return items
+
+
+def _quote_or_hex(text: str) -> str:
+    # How the kernel would log one string: quoted if safe, else upper-case hex.
+    raw = text.encode("utf-8", "surrogateescape")
+    if any(b == 0x22 or b < 0x21 or b > 0x7E for b in raw):
+        return raw.hex().upper()
+    return f'"{text}"'
+
+
+def _append_keys(append: Callable[[tuple[str, str]], None], value: str) -> None:
+    if len(value) % 2 or not _HEX.fullmatch(value):
+        append(("key", value))
+        return
+    joined = bytes.fromhex(value).split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+    parts = [part for part in joined.split(KEY_SEPARATOR) if part]
+    if not parts:
+        append(("key", value))
+    for part in parts:
+        append(("key", _quote_or_hex(part)))
+
+
+def _split_enrichment(text: str) -> tuple[str, dict[str, str]]:
+    sep = text.find(ENRICHMENT_SEPARATOR)
+    if sep == -1:
+        return text, {}
+    extra = text[sep + 1 :]
+    enriched: dict[str, str] = {}
+    if extra.startswith("SADDR="):
+        brace = extra.find("{")
+        if brace != -1:
+            enriched["SADDR"] = extra[brace:].rstrip()
+    else:
+        for token in extra.split():
+            name, eq, value = token.partition("=")
+            if eq:
+                enriched.setdefault(name, value)
+    return text[:sep], enriched
+
+
+def _make_record(
+    msg_type: int,
+    name: str,
+    sec: str,
+    ms: str,
+    serial: str,
+    node: str | None,
+    body: str,
+    raw: str,
+    enriched: dict[str, str],
+) -> AuditRecord:
+    items = split_fields(body)
+    raw_fields: dict[str, str] = {}
+    for key, value in items:
+        if key not in raw_fields:
+            raw_fields[key] = decode_value(key, value, msg_type)
+    return AuditRecord(
+        type=msg_type,
+        type_name=name,
+        timestamp=int(sec) + int(ms[:3].ljust(3, "0")) / 1000,
+        sequence=int(serial),
+        node=node,
+        raw_fields=raw_fields,
+        raw=raw,
+        items=tuple(items),
+        enriched=enriched,
+    )
+
+
+def _as_text(data: str | bytes) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "surrogateescape")
+    return data
+
+
+def parse_kernel_record(
+    msg_type: int, text: str | bytes, *, node: str | None = None
+) -> AuditRecord:
+    """Parse the payload of an audit netlink message.
+
+    Args:
+        msg_type: The netlink message type (the record type number).
+        text: The payload after the 16-byte netlink header; trailing NULs and
+            newlines are ignored.
+        node: Node name to attach (live records have none).
+
+    Raises:
+        RecordParseError: The payload has no ``audit(sec.ms:serial)`` stamp or is
+            longer than :data:`MAX_RECORD_LENGTH`.
+    """
+    raw = _as_text(text).rstrip("\x00\n")
+    if len(raw) > MAX_RECORD_LENGTH:
+        raise RecordParseError(f"record longer than {MAX_RECORD_LENGTH} characters")
+    match = _STAMP.match(raw)
+    if match is None:
+        raise RecordParseError(f"no audit(...) stamp in {raw[:60]!r}")
+    body, enriched = _split_enrichment(raw[match.end() :])
+    sec, ms, serial = match.groups()
+    return _make_record(msg_type, type_name(msg_type), sec, ms, serial, node, body, raw, enriched)
+
+
+def parse_log_line(line: str | bytes) -> AuditRecord:
+    """Parse one audit.log line (RAW or ENRICHED format, optional ``node=`` prefix).
+
+    Raises:
+        RecordParseError: The line is not an audit record.
+    """
+    raw = _as_text(line).rstrip("\r\n\x00")
+    if len(raw) > MAX_RECORD_LENGTH:
+        raise RecordParseError(f"line longer than {MAX_RECORD_LENGTH} characters")
+    match = _LOG_HEADER.match(raw)
+    if match is None:
+        raise RecordParseError(f"not an audit.log record: {raw[:60]!r}")
+    node, name, sec, ms, serial = match.groups()
+    number = type_number(name)
+    body, enriched = _split_enrichment(raw[match.end() :])
+    return _make_record(number, name, sec, ms, serial, node, body, raw, enriched)
