@@ -24,7 +24,13 @@ from ._errors import (
     AuditUsageError,
     NetlinkError,
 )
+from ._event import AuditEvent, AuditRecord
+from ._filter import FilterSyntaxError, compile_filter
+from ._interpret import Interpreter, LocalSystemDatabase, StaticSystemDatabase, SystemDatabase
+from ._logparse import open_log, parse_log
 from ._msgtypes import AuditMessageType
+from ._reassembly import Reassembler, ReassemblerStatistics
+from ._records import RecordParseError, parse_kernel_record, parse_log_line
 from ._status import AuditStatus, EnabledState, FailureMode, FeatureBitmap, StatusMask
 from ._version import __version__
 
@@ -34,9 +40,11 @@ __all__ = [
     "AuditClient",
     "AuditDaemonRunning",
     "AuditError",
+    "AuditEvent",
     "AuditMessageType",
     "AuditPermissionError",
     "AuditProtocolError",
+    "AuditRecord",
     "AuditReplyTimeout",
     "AuditStatus",
     "AuditUsageError",
@@ -45,10 +53,23 @@ __all__ = [
     "EnabledState",
     "FailureMode",
     "FeatureBitmap",
+    "FilterSyntaxError",
+    "Interpreter",
     "KernelRecord",
+    "LocalSystemDatabase",
     "NetlinkError",
     "NetlinkPermissionError",
+    "Reassembler",
+    "ReassemblerStatistics",
+    "RecordParseError",
+    "StaticSystemDatabase",
     "StatusMask",
+    "SystemDatabase",
     "__version__",
+    "compile_filter",
     "open_audit_client",
+    "open_log",
+    "parse_kernel_record",
+    "parse_log",
+    "parse_log_line",
 ]

@@ -1,0 +1,122 @@
+"""Output formatters for events: JSON lines, flat records, ausearch-like text.
+
+Theory of operation
+-------------------
+Three shapes, each with an interpreted and a ``raw`` variant:
+
+``json`` (default)
+    One event per line: ``{"timestamp", "sequence", "node", "records": [{"type",
+    "fields", ("argv"), ("sockaddr")}...]}`` -- see docs/events.md.
+``records``
+    One record per line, flat, in the spirit of go-libaudit's ``auparse`` output:
+    ``{"timestamp", "sequence", "node", "record_type", "record_type_number", "data"}``.
+``text``
+    ``ausearch -i``-like: a ``----`` line per event, then one
+    ``type=NAME msg=audit(MM/DD/YYYY HH:MM:SS.mmm:serial) : name=value ...`` line
+    per record (local time, like ausearch).
+
+Audit data is attacker-controlled (a process can name itself with escape
+sequences), so:
+
+* JSON is always valid JSON *and* valid UTF-8: bytes that were not UTF-8 reach us
+  as surrogate escapes and are written as the four characters ``\\xNN`` (so the
+  JSON string ``"ev\\\\xffil"`` stands for the bytes ``ev<0xff>il``). The encoding is
+  lossless for every input except a literal backslash followed by ``xNN`` in the
+  data, which reads the same -- documented, and rare (the kernel hex-encodes
+  unusual values, and interpreted values keep libauparse's ``\\ooo`` escapes).
+* Text output neutralises every control character (C0, DEL, C1), Unicode bidi
+  overrides and line/paragraph separators as ``\\xNN``/``\\uNNNN`` escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Literal
+
+from ._event import AuditEvent, AuditRecord, format_timestamp
+
+__all__ = ["FORMATS", "OutputFormat", "json_dumps", "neutralise", "render_event"]
+
+OutputFormat = Literal["json", "records", "text"]
+FORMATS: tuple[OutputFormat, ...] = ("json", "records", "text")
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+
+
+def _surrogate_to_hex(match: re.Match[str]) -> str:
+    return f"\\\\x{ord(match.group()) - 0xDC00:02x}"
+
+
+def json_dumps(obj: Any) -> str:
+    """Compact JSON that is valid UTF-8 whatever bytes the audit data held."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATE.sub(_surrogate_to_hex, text)
+        # Anything else unencodable (a lone surrogate outside the escape range).
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _escape_unsafe(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def neutralise(text: str) -> str:
+    """Make audit text safe for a terminal: no control characters survive."""
+    return _UNSAFE.sub(_escape_unsafe, text)
+
+
+def _record_line(event: AuditEvent, record: AuditRecord, raw: bool) -> dict[str, Any]:
+    return {
+        "timestamp": format_timestamp(record.timestamp),
+        "sequence": record.sequence,
+        "node": record.node,
+        "record_type": record.type_name,
+        "record_type_number": record.type,
+        "data": dict(record.raw_fields if raw else record.fields),
+    }
+
+
+def _ausearch_time(timestamp: float) -> str:
+    ms = round(timestamp * 1000)
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+
+
+def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
+    lines = ["----"]
+    stamp = f"{_ausearch_time(event.timestamp)}:{event.sequence}"
+    for record in event.records:
+        head = f"type={record.type_name} msg=audit({stamp}) :"
+        if event.node:
+            head = f"node={event.node} {head}"
+        if raw:
+            pairs = list(record.raw_fields.items())
+        else:
+            from ._interpret import default_interpreter
+
+            pairs = default_interpreter().interpret_items(record)
+        body = " ".join(f"{name}={value}" for name, value in pairs)
+        lines.append(neutralise(f"{head} {body}"))
+    return lines
+
+
+def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = False) -> str:
+    """Render one event in the given format (may be several lines, no trailing newline)."""
+    if fmt == "json":
+        return json_dumps(event.to_dict(raw))
+    if fmt == "records":
+        return "\n".join(json_dumps(_record_line(event, r, raw)) for r in event.records)
+    if fmt == "text":
+        return "\n".join(_text_lines(event, raw))
+    raise ValueError(f"unknown output format {fmt!r}")
