@@ -36,11 +36,15 @@ def main(path):
                         fields.append([name, value])
                     if not au.next_field():
                         break
+            try:
+                type_name = au.get_type_name()
+            except LookupError:
+                type_name = f"UNKNOWN[{au.get_type()}]"
             record = {
                 "sec": stamp.sec,
                 "milli": stamp.milli,
                 "serial": stamp.serial,
-                "type": au.get_type_name(),
+                "type": type_name,
                 "fields": fields,
             }
             out.write(json.dumps(record) + "\n")

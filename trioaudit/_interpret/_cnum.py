@@ -10,7 +10,7 @@ and ``uid=?`` print ``root``, exactly like ``ausearch -i``.
 
 from __future__ import annotations
 
-__all__ = ["ConversionError", "as_int32", "as_uint32", "strtoul"]
+__all__ = ["ConversionError", "as_int32", "as_uint32", "strtol", "strtoul"]
 
 _ULONG_MAX = (1 << 64) - 1
 _DIGITS = {c: i for i, c in enumerate("0123456789abcdefghijklmnopqrstuvwxyz")}
@@ -56,6 +56,27 @@ def strtoul(text: str, base: int) -> int:
     if negative:
         value = (-value) & _ULONG_MAX
     return value
+
+
+def strtol(text: str, base: int) -> int:
+    """Parse like C ``strtol`` (64-bit ``long``): ``ERANGE`` outside the signed range.
+
+    Raises:
+        ConversionError: The number does not fit in a signed 64-bit ``long``.
+    """
+    stripped = text.lstrip(" \t\n\v\f\r")
+    negative = stripped.startswith("-")
+    body = stripped[1:] if stripped.startswith(("+", "-")) else stripped
+    if body.startswith(("+", "-")):
+        return 0  # a second sign: no number at all
+    magnitude = strtoul(body, base)
+    if negative:
+        if magnitude > 1 << 63:
+            raise ConversionError(text)
+        return -magnitude
+    if magnitude > (1 << 63) - 1:
+        raise ConversionError(text)
+    return magnitude
 
 
 def as_int32(value: int) -> int:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import _machines
-from ._cnum import ConversionError, as_int32, as_uint32, strtoul
+from ._cnum import ConversionError, as_int32, as_uint32, strtol, strtoul
 from ._sysdb import SystemDatabase
 from ._tables import auparse as T
 
@@ -249,7 +249,7 @@ def print_proctitle(value: str, ctx: Context) -> str:
     data = _unhex_prefix(value)
     if len(data) < 1 or len(value) < 2:
         return value
-    return _text(data.rstrip(b"\x00").replace(b"\x00", b" ")) if data else value
+    return _text(data.replace(b"\x00", b" "))
 
 
 def print_tty_data(value: str, ctx: Context) -> str:
@@ -308,7 +308,7 @@ def _tty_named_key(data: bytes, pos: int) -> tuple[str, int] | None:
 
 def print_perm(value: str, ctx: Context) -> str:
     try:
-        perm = as_int32(strtoul(value, 10))
+        perm = as_int32(strtol(value, 10))
     except ConversionError:
         return _conv_error(value)
     if perm == 0:
@@ -725,7 +725,7 @@ def print_session(value: str, ctx: Context) -> str:
 
 def print_promisc(value: str, ctx: Context) -> str:
     try:
-        return "no" if as_int32(strtoul(value, 10)) == 0 else "yes"
+        return "no" if as_int32(strtol(value, 10)) == 0 else "yes"
     except ConversionError:
         return _conv_error(value)
 
@@ -837,12 +837,21 @@ def _seek(value: str, ctx: Context) -> str:
     return _lookup(value, _i2s(T.SEEK_WHENCE), "unknown-whence({value})", mask=0xFF)
 
 
+def _signed_lookup(value: str, table: dict[int, str], unknown: str) -> str:
+    try:
+        number = as_int32(strtol(value, 16))
+    except ConversionError:
+        return _conv_error(value)
+    name = table.get(number)
+    return name if name is not None else unknown.format(value=value)
+
+
 def _socketcall(value: str, ctx: Context) -> str:
-    return _lookup(value, SOCKETCALLS, "unknown-socketcall({value})")
+    return _signed_lookup(value, SOCKETCALLS, "unknown-socketcall({value})")
 
 
 def _ipccall(value: str, ctx: Context) -> str:
-    return _lookup(value, IPC_CALLS, "unknown-ipccall({value})")
+    return _signed_lookup(value, IPC_CALLS, "unknown-ipccall({value})")
 
 
 _ptrace = _table_printer(T.PTRACE_REQUESTS, "unknown-ptrace(0x{value})")
