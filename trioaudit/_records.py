@@ -249,9 +249,15 @@ def _make_record(
 ) -> AuditRecord:
     items = split_fields(body)
     raw_fields: dict[str, str] = {}
+    keys: list[str] = []
     for key, value in items:
+        if key == "key":
+            keys.append(decode_value(key, value, msg_type))
         if key not in raw_fields:
             raw_fields[key] = decode_value(key, value, msg_type)
+    if len(keys) > 1:
+        # One hex value held several keys; expose them joined, as logged.
+        raw_fields["key"] = KEY_SEPARATOR.join(keys)
     return AuditRecord(
         type=msg_type,
         type_name=name,
