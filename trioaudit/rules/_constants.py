@@ -27,6 +27,10 @@ MAX_NAME_LEN = 255
 BITMASK_WORDS = 64
 #: Syscall numbers representable in the bitmap.
 MAX_SYSCALL = BITMASK_WORDS * 32 - 1
+#: ``AUDIT_SYSCALL_CLASSES``: the top bits of the bitmap select syscall classes.
+SYSCALL_CLASS_BITS = 16
+#: Those bits within the last bitmap word.
+SYSCALL_CLASS_MASK = ((1 << SYSCALL_CLASS_BITS) - 1) << (32 - SYSCALL_CLASS_BITS)
 #: ``AF_MAX`` of the kernel headers this was generated against (AF_MCTP + 1).
 AF_MAX = 46
 #: Several keys on one rule are joined with this byte (``AUDIT_KEY_SEPARATOR``).

@@ -143,8 +143,23 @@ class AuditRule:
         return None
 
     def without_prepend(self) -> AuditRule:
-        """This rule as the kernel lists it (the prepend bit is not kept)."""
+        """This rule without the prepend bit (``-A`` turned into ``-a``)."""
         return AuditRule(self.filter_list, self.action, self.mask, self.fields)
+
+    def as_listed(self) -> AuditRule:
+        """This rule as ``AUDIT_LIST_RULES`` will report it after ``AUDIT_ADD_RULE``.
+
+        The kernel keeps neither the prepend bit nor the top
+        :data:`~trioaudit.rules._constants.SYSCALL_CLASS_BITS` bits of the bitmap:
+        those are *syscall class* requests that it expands into the class's
+        syscalls (``audit_to_entry_common``) and then clears. For ``-S all`` the
+        expansion adds nothing, so clearing them is exact; a rule that names one of
+        syscall numbers 2032..2047 explicitly would also get the class's syscalls,
+        which are arch tables we do not model.
+        """
+        mask = list(self.mask)
+        mask[-1] &= ~C.SYSCALL_CLASS_MASK & C.U32_MAX
+        return AuditRule(self.filter_list, self.action, tuple(mask), self.fields)
 
     # ---- conversions -------------------------------------------------------------------
     def to_bytes(self) -> bytes:

@@ -13,6 +13,8 @@ they are observable, and we reproduce them on purpose:
   ``inode`` (unsigned) and ``a0``..``a3`` (``0x%X``); ``exit`` prints a negative
   errno by name (``-EACCES``); msgtype and fstype print by name when known;
   several keys come out as several ``-F key=`` (or ``-k``) options.
+* ``exe`` always prints with ``=`` even for ``!=`` (an auditctl 3.0.9 bug
+  we reproduce in ``auditctl -l`` mode; ``str(rule)`` does the same).
 * Fields libaudit cannot name come out as ``fN=V`` (no ``-F``), unknown
   operators as ``(null)`` -- that is what C's printf does with NULL.
 * ``auditctl -l`` remembers the arch of the previous rule when the next one has
@@ -96,6 +98,8 @@ def _field_text(f: RuleField, watch: bool, syscall_count: int) -> str:
         return f"-w {text}" if watch else f" -F path={text}"
     if field == C.F_DIR:
         return f"-w {text}" if watch else f" -F dir={text}"
+    if field == C.F_EXE:  # auditctl prints "=" whatever the operator (sic)
+        return f" -F exe={text}"
     if field in C.STRING_FIELDS and field != C.F_FILTERKEY:
         return f" -F {name}{op}{text}"
     if field == C.F_FILTERKEY:
