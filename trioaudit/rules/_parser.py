@@ -201,6 +201,7 @@ class _Builder:
     delete_all_key: str | None = None
     controls: list[ControlSetting] = field(default_factory=list)
     first: Token | None = None
+    first_control: Token | None = None
 
     def fail(self, reason: str, token: Token | None) -> RuleSyntaxError:
         if token is None:
@@ -626,13 +627,16 @@ class _Builder:
             if allowed is not None and (value not in allowed or argument.text not in "012"):
                 raise self.fail(f"{option.text} must be 0, 1 or 2", argument)
         self.controls.append(ControlSetting(name, value, option.text))
+        if self.first_control is None:
+            self.first_control = option
 
     # ---- end of line ------------------------------------------------------------------------
     def finish(self) -> RuleCommand:
         rule_given = self.kind is not None or self.fields or self.syscall_added or self.keys
         if self.controls and (rule_given or self.delete_all):
             raise self.fail(
-                "control options (-b, -e, -f, -r...) cannot be mixed with a rule", self.first
+                "control options (-b, -e, -f, -r...) cannot be mixed with a rule",
+                self.first_control,
             )
         if self.controls:
             return RuleCommand(CommandKind.CONTROL, controls=tuple(self.controls), text=self.text)
