@@ -50,7 +50,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 import trio
 
@@ -62,11 +62,16 @@ from ._errors import (
     AuditUsageError,
     NetlinkError,
 )
+from ._event import AuditEvent
 from ._msgtypes import AuditMessageType as T
 from ._netlink import NetlinkMessage, record_text
 from ._protocol import AuditProtocol, RecordReceived, RequestCompleted
 from ._status import AuditStatus, FailureMode, StatusMask, encode_status_request
 from ._transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
+
+if TYPE_CHECKING:
+    from ._eventstream import EventStreamStatistics
+    from ._reassembly import Reassembler, ReassemblerStatistics
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -216,6 +221,7 @@ class AuditClient:
         self._record_send, self._record_receive = trio.open_memory_channel[KernelRecord](queue_size)
         self._records_open = False
         self._reader_scope = trio.CancelScope()
+        self._event_stream: tuple[Reassembler, EventStreamStatistics] | None = None
         self.mode = mode
         #: True while this process is registered with the kernel as the audit daemon.
         self.registered = False
@@ -450,6 +456,66 @@ class AuditClient:
             yield self._record_receive
         finally:
             self._records_open = False
+
+    @contextlib.asynccontextmanager
+    async def events(
+        self,
+        *,
+        end_of_event_timeout: float | None = None,
+        max_open: int | None = None,
+        queue_size: int = 1024,
+    ) -> AsyncIterator[trio.MemoryReceiveChannel[AuditEvent]]:
+        """Receive reassembled, parsed audit events.
+
+        Usage::
+
+            async with client.events() as events:
+                async for event in events:
+                    print(event.sequence, event.type_name, event.syscall)
+
+        Records are grouped by ``(timestamp, serial)``; an event ends on its
+        EOE record, at once for single-record types, or ``timeout`` seconds
+        after its last record (``end_of_event_timeout``). Interpretation
+        (``event.records[i].fields``) is
+        computed lazily, on first access.
+
+        Args:
+            end_of_event_timeout: Seconds an event waits for more records
+                (default 2, like auditd's ``end_of_event_timeout``).
+            max_open: Most events kept open at once; the oldest is completed
+                early beyond it (counted in the reassembler's statistics).
+            queue_size: Events buffered for the consumer. When it is full the
+                assembling task waits and records queue (then drop, counted) in
+                the client's record queue -- the socket reader never waits.
+
+        Raises:
+            AuditUsageError: ``records()`` or ``events()`` is already open, or
+                the client is in ``"control"`` mode.
+        """
+        from ._eventstream import EventStreamStatistics, assemble_events
+        from ._reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
+
+        reassembler = Reassembler(
+            timeout=DEFAULT_TIMEOUT if end_of_event_timeout is None else end_of_event_timeout,
+            max_open=DEFAULT_MAX_OPEN if max_open is None else max_open,
+        )
+        send, receive = trio.open_memory_channel[AuditEvent](queue_size)
+        async with self.records() as records, trio.open_nursery() as nursery:
+            self._event_stream = (reassembler, EventStreamStatistics())
+            nursery.start_soon(assemble_events, records, send, reassembler, self._event_stream[1])
+            try:
+                yield receive
+            finally:
+                self._event_stream = None
+                nursery.cancel_scope.cancel("events() closed")
+
+    def event_statistics(self) -> tuple[ReassemblerStatistics, EventStreamStatistics] | None:
+        """Reassembly counters (open, by_eoe, timed_out, evicted, gaps...) of the open
+        :meth:`events` stream, and its parse counters; None when none is open."""
+        if self._event_stream is None:
+            return None
+        reassembler, stats = self._event_stream
+        return reassembler.statistics(), stats
 
     def statistics(self) -> ClientStatistics:
         """Counters: received, dropped (queue full), overflows (ENOBUFS), malformed..."""

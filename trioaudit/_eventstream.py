@@ -1,0 +1,94 @@
+"""Turn a channel of raw kernel records into a channel of reassembled events.
+
+Theory of operation
+===================
+
+This is the trio glue between :meth:`AuditClient.records` and the sans-IO
+parser and :class:`~trioaudit._reassembly.Reassembler`. One task:
+
+* takes every record already queued (one ``receive`` then ``receive_nowait``
+  until empty), parses each, and feeds it to the reassembler with the trio
+  clock as ``now``;
+* sleeps no longer than the reassembler's next deadline, so events that never
+  get an EOE (``CONFIG_CHANGE``, records outside a syscall) come out
+  ``timeout`` seconds after their last record, not when traffic resumes;
+* sends completed events with a *blocking* ``send``: if the consumer is slow,
+  this task waits, the client's bounded record queue fills, and the reader
+  counts drops there. The reader itself never waits.
+
+Records that do not parse are counted and logged, never fatal. When the
+record channel ends (the client closed), open events are flushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import trio
+
+from ._client import KernelRecord
+from ._event import AuditEvent
+from ._reassembly import Reassembler
+from ._records import RecordParseError, parse_kernel_record
+
+__all__ = ["EventStreamStatistics", "assemble_events"]
+
+log = logging.getLogger("trioaudit")
+
+
+@dataclass(slots=True)
+class EventStreamStatistics:
+    """Counters of one event stream.
+
+    Attributes:
+        records: Records taken from the client.
+        unparsable: Records skipped because they did not parse.
+        events: Events delivered.
+    """
+
+    records: int = 0
+    unparsable: int = 0
+    events: int = 0
+
+
+async def assemble_events(
+    records: trio.MemoryReceiveChannel[KernelRecord],
+    events: trio.MemorySendChannel[AuditEvent],
+    reassembler: Reassembler,
+    stats: EventStreamStatistics,
+) -> None:
+    """Parse and reassemble until *records* ends; then flush and close *events*."""
+    async with events:
+        while True:
+            deadline = reassembler.next_deadline()
+            batch: list[KernelRecord] = []
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                try:
+                    batch.append(await records.receive())
+                except trio.EndOfChannel:
+                    break
+            while True:
+                try:
+                    batch.append(records.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            now = trio.current_time()
+            completed: list[AuditEvent] = []
+            for record in batch:
+                stats.records += 1
+                try:
+                    parsed = parse_kernel_record(record.type, record.text)
+                except RecordParseError as exc:
+                    stats.unparsable += 1
+                    log.warning("skipped an unparsable %s record: %s", record.type_name, exc)
+                    continue
+                completed += reassembler.feed(parsed, now)
+            completed += reassembler.flush_expired(now)
+            for event in completed:
+                await events.send(event)
+                stats.events += 1
+        for event in reassembler.flush_all():
+            await events.send(event)
+            stats.events += 1
