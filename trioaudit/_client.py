@@ -72,6 +72,7 @@ from ._transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netli
 if TYPE_CHECKING:
     from ._eventstream import EventStreamStatistics
     from ._reassembly import Reassembler, ReassemblerStatistics
+    from .rules import AuditRule
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -429,6 +430,43 @@ class AuditClient:
 
     # ---- rules ---------------------------------------------------------------------
     # (thin wrappers over trioaudit.rules; keep additions inside this section)
+    async def list_rules(self) -> list[AuditRule]:
+        """The rules loaded in the kernel, in order (``auditctl -l``)."""
+        from .rules import AuditRule
+
+        replies = await self.request_dump(T.LIST_RULES, operation="list rules")
+        return [AuditRule.from_bytes(reply.payload) for reply in replies]
+
+    async def add_rule(self, rule: AuditRule | str) -> None:
+        """Load one rule (``auditctl -a/-A/-w``); a string is parsed as auditctl syntax.
+
+        Raises:
+            RuleSyntaxError: The string is not a valid rule (names the token).
+            NetlinkError: The kernel refused it (``EEXIST``: already loaded).
+        """
+        await self.request(T.ADD_RULE, _rule(rule).to_bytes(), operation="add rule")
+
+    async def delete_rule(self, rule: AuditRule | str) -> None:
+        """Remove one rule (``auditctl -d/-W``); it must match a loaded rule exactly.
+
+        Raises:
+            NetlinkError: ``ENOENT`` when no loaded rule matches.
+        """
+        await self.request(T.DEL_RULE, _rule(rule).to_bytes(), operation="delete rule")
+
+    async def delete_all_rules(self, *, key: str | None = None) -> int:
+        """Remove every rule (``auditctl -D``), or only those with filter key *key*.
+
+        Returns:
+            How many rules were removed.
+        """
+        removed = 0
+        for rule in await self.list_rules():
+            if key is not None and key not in rule.keys:
+                continue
+            await self.request(T.DEL_RULE, rule.to_bytes(), operation="delete rule")
+            removed += 1
+        return removed
 
     # ---- records -------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -635,6 +673,14 @@ class AuditClient:
 
 
 _CREATE_TOKEN = object()
+
+
+def _rule(rule: AuditRule | str) -> AuditRule:
+    if isinstance(rule, str):
+        from .rules import parse_rule
+
+        return parse_rule(rule)
+    return rule
 
 
 def _u32(value: int) -> int:
