@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 
 import trio
 
+from . import _control
 from ._errors import (
     AuditDaemonRunning,
     AuditError,
@@ -66,7 +67,7 @@ from ._event import AuditEvent
 from ._msgtypes import AuditMessageType as T
 from ._netlink import NetlinkMessage, record_text
 from ._protocol import AuditProtocol, RecordReceived, RequestCompleted
-from ._status import AuditStatus, FailureMode, StatusMask, encode_status_request
+from ._status import AuditStatus, FailureMode, FeatureBitmap, StatusMask, encode_status_request
 from ._transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
 
 if TYPE_CHECKING:
@@ -427,6 +428,165 @@ class AuditClient:
 
     # ---- control plane: features, signal info, user messages, TTY -----------------
     # (owned by the control-plane work; keep additions inside this section)
+    async def _control_request(
+        self, msg_type: int, payload: bytes, operation: str, *, wait: bool = True
+    ) -> RequestCompleted | None:
+        """:meth:`_exchange` plus a hint naming the cause of the errno for *operation*."""
+        try:
+            return await self._exchange(msg_type, payload, operation, wait)
+        except NetlinkError as exc:
+            hint = _control.control_error_hint(operation, exc.errno or 0)
+            if hint:
+                exc.add_note(hint)
+            raise
+
+    async def _control_reply(self, msg_type: int, operation: str) -> bytes:
+        completed = await self._control_request(msg_type, b"", operation)
+        if completed is None or not completed.replies:
+            raise AuditProtocolError(f"{operation}: acknowledged without a reply")
+        return completed.replies[0].payload
+
+    async def reset_lost(self) -> int:
+        """Reset the kernel's ``lost`` counter to 0 (``auditctl --reset-lost``).
+
+        Returns:
+            The value of ``lost`` just before the reset (the kernel swaps it
+            atomically and logs ``CONFIG_CHANGE op=set lost=0 old=N``).
+
+        Raises:
+            AuditUnsupported: The kernel's ``feature_bitmap`` lacks ``LOST_RESET``.
+            NetlinkError: Refused (EPERM without CAP_AUDIT_CONTROL).
+        """
+        status = await self.get_status()
+        if not status.features & FeatureBitmap.LOST_RESET:
+            raise _control.AuditUnsupported(
+                "reset lost: this kernel does not advertise LOST_RESET in feature_bitmap"
+            )
+        payload = encode_status_request(StatusMask.LOST, lost=0)
+        completed = await self._control_request(T.SET, payload, "reset lost")
+        assert completed is not None
+        return completed.error
+
+    async def reset_backlog_wait_time_actual(self) -> int:
+        """Reset ``backlog_wait_time_actual`` to 0 (``--reset_backlog_wait_time_actual``).
+
+        Returns:
+            The value (jiffies tasks waited for backlog space) before the reset.
+
+        Raises:
+            AuditUnsupported: The kernel's status has no such field (before 5.10).
+        """
+        status = await self.get_status()
+        if status.backlog_wait_time_actual is None:
+            raise _control.AuditUnsupported(
+                "reset backlog_wait_time_actual: this kernel does not report it (needs 5.10+)"
+            )
+        payload = encode_status_request(
+            StatusMask.BACKLOG_WAIT_TIME_ACTUAL, backlog_wait_time_actual=0
+        )
+        completed = await self._control_request(T.SET, payload, "reset backlog_wait_time_actual")
+        assert completed is not None
+        return completed.error
+
+    async def get_features(self) -> _control.AuditFeatures:
+        """The kernel's audit features and their locks (``AUDIT_GET_FEATURE``).
+
+        Raises:
+            NetlinkError: EINVAL on kernels before 3.13 (no feature API).
+        """
+        payload = await self._control_reply(T.GET_FEATURE, "get features")
+        return _control.AuditFeatures.from_bytes(payload)
+
+    async def set_feature(
+        self,
+        name: str | _control.AuditFeature,
+        value: bool,
+        *,
+        lock: bool = False,
+        confirm: bool = False,
+    ) -> _control.FeatureState:
+        """Turn a kernel audit feature on or off (``auditctl --loginuid-immutable``).
+
+        Args:
+            name: ``"loginuid_immutable"`` or ``"only_unset_loginuid"``.
+            value: The new value.
+            lock: Also lock the feature: it then cannot change until reboot.
+            confirm: Must be True with ``lock=True``, as for :meth:`set_immutable`.
+
+        Returns:
+            The feature's state as the kernel reports it afterwards.
+
+        Raises:
+            AuditUsageError: Unknown feature, or ``lock`` without ``confirm``.
+            NetlinkError: EPERM when the feature is locked.
+        """
+        feature = _control.feature_by_name(name)
+        if lock and confirm is not True:
+            raise AuditUsageError(
+                f"locking {feature.feature_name} cannot be undone before reboot; "
+                "call set_feature(..., lock=True, confirm=True) if you mean it"
+            )
+        payload = _control.encode_feature_request(feature, value, lock=lock)
+        await self._control_request(T.SET_FEATURE, payload, "set feature")
+        state = (await self.get_features()).state(feature)
+        if state is None:
+            raise AuditProtocolError(
+                f"set feature: the kernel does not report {feature.feature_name}"
+            )
+        return state
+
+    async def get_signal_info(self) -> _control.SignalInfo:
+        """Who last sent TERM/HUP/USR1/USR2 to the audit daemon (``AUDIT_SIGNAL_INFO``).
+
+        ``pid`` is 0 when nobody has since boot.
+        """
+        payload = await self._control_reply(T.SIGNAL_INFO, "get signal info")
+        return _control.SignalInfo.from_bytes(payload)
+
+    async def send_user_message(
+        self, text: str, *, type: int | str = T.USER, wait: bool = True
+    ) -> None:
+        """Write a message into the audit trail (``auditctl -m``, ``audit_log_user_message``).
+
+        The kernel records it as a record of *type* carrying the sender's
+        ``pid``/``uid``/``auid``/``ses``/``subj`` and ``msg='TEXT'``. While
+        auditing is disabled the kernel accepts and silently drops it.
+
+        Args:
+            text: The message (at most 8560 bytes of UTF-8, no NUL).
+            type: ``AuditMessageType.USER`` (1005, the default) or a type in
+                1100-1199 / 2100-2999, by number or name (``"USER_CMD"``).
+            wait: False sends without waiting for the ACK (see
+                :meth:`wait_for_pending_acks`).
+
+        Raises:
+            AuditUsageError: Bad type or text (refused before sending).
+            NetlinkError: EPERM without ``CAP_AUDIT_WRITE``.
+        """
+        msg_type = _control.user_message_type(type)
+        payload = _control.encode_user_message(text)
+        await self._control_request(msg_type, payload, "send user message", wait=wait)
+
+    async def get_tty_audit(self) -> _control.TtyAuditStatus:
+        """TTY auditing of *this process* (``AUDIT_TTY_GET``, as pam_tty_audit sees it)."""
+        payload = await self._control_reply(T.TTY_GET, "get tty auditing")
+        return _control.TtyAuditStatus.from_bytes(payload)
+
+    async def set_tty_audit(
+        self, enabled: bool, log_passwd: bool = False
+    ) -> _control.TtyAuditStatus:
+        """Turn TTY auditing of *this process* (and the children it starts after) on or off.
+
+        It is not a global switch: the setting lives in the calling process's
+        signal struct, which pam_tty_audit sets for a login session.
+
+        Returns:
+            The previous setting.
+        """
+        previous = await self.get_tty_audit()
+        payload = _control.TtyAuditStatus(bool(enabled), bool(log_passwd)).to_bytes()
+        await self._control_request(T.TTY_SET, payload, "set tty auditing")
+        return previous
 
     # ---- rules ---------------------------------------------------------------------
     # (thin wrappers over trioaudit.rules; keep additions inside this section)

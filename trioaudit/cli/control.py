@@ -1,19 +1,22 @@
 """``trioaudit status | enable | disable | set``: the kernel's audit settings.
 
-``status`` prints what ``auditctl -s`` prints (same keys, same order) or, with
-``--json``, the same data typed.
+``status`` prints what ``auditctl -s`` prints (same keys, same order, including
+``loginuid_immutable`` from ``AUDIT_GET_FEATURE``) or, with ``--json``, the
+same data typed. ``status --watch`` is in :mod:`trioaudit.cli.statuswatch`.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 from typing import Any
 
 import trio
 
-from .._client import open_audit_client
-from .._errors import AuditUsageError
+from .._client import AuditClient, open_audit_client
+from .._control import AuditFeature, AuditFeatures
+from .._errors import AuditUsageError, NetlinkError
 from .._status import AuditStatus, FailureMode
 
 _FAILURE_NAMES = {mode.name.lower(): mode for mode in FailureMode}
@@ -23,6 +26,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``status``, ``enable``, ``disable`` and ``set`` subcommands."""
     status = subparsers.add_parser("status", help="show the kernel's audit status (auditctl -s)")
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    status.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=1.0,
+        default=None,
+        metavar="INTERVAL",
+        help="refresh every INTERVAL seconds (default 1) with per-interval deltas of lost and "
+        "backlog_wait_time_actual; one JSON object per interval when piped",
+    )
+    status.add_argument(
+        "--count", type=int, metavar="N", help="with --watch: stop after N refreshes"
+    )
     status.set_defaults(func=_status)
 
     enable = subparsers.add_parser("enable", help="enable auditing (auditctl -e 1)")
@@ -51,29 +67,63 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     setter.set_defaults(func=_set)
 
 
-def status_lines(status: AuditStatus) -> list[str]:
-    """``auditctl -s`` lines for *status* (absent fields are left out, as auditctl does)."""
+def status_lines(status: AuditStatus, features: AuditFeatures | None = None) -> list[str]:
+    """``auditctl -s`` lines for *status* (absent fields are left out, as auditctl does).
+
+    *features* (the ``AUDIT_GET_FEATURE`` reply) adds the ``loginuid_immutable``
+    line auditctl prints last; None (a kernel without the feature API) omits it.
+    """
     lines = []
     for name, value in status.as_dict().items():
         if name == "mask" or name == "feature_bitmap" or value is None:
             continue
         lines.append(f"{name} {value}")
+    state = features.state(AuditFeature.LOGINUID_IMMUTABLE) if features else None
+    if state is not None:
+        lines.append(state.status_line())
     return lines
 
 
-def _status(args: argparse.Namespace) -> int:
-    async def run() -> AuditStatus:
-        async with open_audit_client("control") as client:
-            return await client.get_status()
+def status_json(status: AuditStatus, features: AuditFeatures | None = None) -> dict[str, Any]:
+    """The data of :func:`status_lines`, typed, for ``--json``."""
+    data: dict[str, Any] = status.as_dict()
+    del data["mask"]
+    data["features"] = [flag.name.lower() for flag in status.features if flag.name]
+    state = features.state(AuditFeature.LOGINUID_IMMUTABLE) if features else None
+    if state is not None:
+        data["loginuid_immutable"] = {"value": int(state.value), "locked": state.locked}
+    return data
 
-    status = trio.run(run)
+
+async def read_status(client: AuditClient) -> tuple[AuditStatus, AuditFeatures | None]:
+    """Status and features, as ``auditctl -s`` asks for them (features may be absent)."""
+    status = await client.get_status()
+    try:
+        features: AuditFeatures | None = await client.get_features()
+    except NetlinkError as exc:
+        if exc.errno != errno.EINVAL:  # EINVAL: a kernel without the feature API
+            raise
+        features = None
+    return status, features
+
+
+def _status(args: argparse.Namespace) -> int:
+    if args.watch is not None:
+        from .statuswatch import watch_status
+
+        return watch_status(args.watch, json_output=args.json, count=args.count)
+    if args.count is not None:
+        raise AuditUsageError("--count only makes sense with --watch")
+
+    async def run() -> tuple[AuditStatus, AuditFeatures | None]:
+        async with open_audit_client("control") as client:
+            return await read_status(client)
+
+    status, features = trio.run(run)
     if args.json:
-        data: dict[str, Any] = status.as_dict()
-        del data["mask"]
-        data["features"] = [flag.name.lower() for flag in status.features if flag.name]
-        print(json.dumps(data))
+        print(json.dumps(status_json(status, features)))
     else:
-        print("\n".join(status_lines(status)))
+        print("\n".join(status_lines(status, features)))
     return 0
 
 
