@@ -32,13 +32,22 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditEvent", "AuditRecord", "format_timestamp"]
 
+_EXECVE, _PROCTITLE, _SOCKADDR = 1309, 1327, 1306
+
+
+_last_second: list[Any] = [None, ""]
+
 
 def format_timestamp(timestamp: float) -> str:
     """Render epoch seconds as ISO 8601 UTC with milliseconds (``...T17:20:31.123Z``)."""
     ms = round(timestamp * 1000)
     seconds, millis = divmod(ms, 1000)
-    moment = _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+    # Consecutive events share their second: remember the last one formatted.
+    if _last_second[0] != seconds:
+        moment = _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+        _last_second[0] = seconds
+        _last_second[1] = f"{moment:%Y-%m-%dT%H:%M:%S}"
+    return f"{_last_second[1]}.{millis:03d}Z"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -51,9 +60,6 @@ class AuditRecord:
         timestamp: Epoch seconds with millisecond precision, from ``audit(sec.ms:serial)``.
         sequence: The serial number shared by all records of one event.
         node: The ``node=`` prefix of audit.log lines (``None`` for live records).
-        raw_fields: Field values with quoting removed and hex decoded, as strings
-            (bytes that are not UTF-8 are kept with ``surrogateescape``). When a
-            name repeats, the first value wins (as libauparse's ``find_field``).
         raw: The original text (the netlink payload or the whole log line).
         items: Every ``(name, value)`` pair in order, duplicates included, with
             the value exactly as it appeared (quoted or hex) -- what
@@ -67,11 +73,27 @@ class AuditRecord:
     timestamp: float
     sequence: int
     node: str | None
-    raw_fields: Mapping[str, str]
     raw: str
     items: tuple[tuple[str, str], ...] = ()
     enriched: Mapping[str, str] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def raw_fields(self) -> Mapping[str, str]:
+        """Field values with quoting removed and hex decoded, as strings.
+
+        Bytes that are not UTF-8 are kept with ``surrogateescape``. When a name
+        repeats, the first value wins (as libauparse's ``find_field``); several
+        rule keys are joined with ``\\x01`` as the kernel logs them. Computed on
+        first access (parsing stays cheap for records that are filtered out).
+        """
+        cached = self._cache.get("raw")
+        if cached is None:
+            from ._records import decode_fields
+
+            cached = decode_fields(self.type, self.items)
+            self._cache["raw"] = cached
+        return cached
 
     @property
     def fields(self) -> Mapping[str, str]:
@@ -94,13 +116,17 @@ class AuditRecord:
     @property
     def argv(self) -> tuple[str, ...] | None:
         """The argument vector of an ``EXECVE`` or ``PROCTITLE`` record, else ``None``."""
+        if self.type not in (_EXECVE, _PROCTITLE):
+            return None
         from ._interpret import record_argv
 
         return record_argv(self)
 
     @property
     def sockaddr(self) -> dict[str, Any] | None:
-        """The decoded ``saddr`` of a ``SOCKADDR`` (or any) record, else ``None``."""
+        """The decoded ``saddr`` of a ``SOCKADDR`` record, else ``None``."""
+        if self.type != _SOCKADDR:
+            return None
         from ._interpret import record_sockaddr
 
         return record_sockaddr(self)

@@ -43,6 +43,7 @@ OutputFormat = Literal["json", "records", "text"]
 FORMATS: tuple[OutputFormat, ...] = ("json", "records", "text")
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_ANY_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
 
 
@@ -53,9 +54,7 @@ def _surrogate_to_hex(match: re.Match[str]) -> str:
 def json_dumps(obj: Any) -> str:
     """Compact JSON that is valid UTF-8 whatever bytes the audit data held."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if _ANY_SURROGATE.search(text) is not None:
         text = _SURROGATE.sub(_surrogate_to_hex, text)
         # Anything else unencodable (a lone surrogate outside the escape range).
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")

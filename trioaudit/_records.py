@@ -41,6 +41,7 @@ from ._msgtypes import LOG_NAME_OVERRIDES, AuditMessageType
 __all__ = [
     "MAX_RECORD_LENGTH",
     "RecordParseError",
+    "decode_fields",
     "decode_value",
     "parse_kernel_record",
     "parse_log_line",
@@ -124,15 +125,32 @@ def decode_value(name: str, value: str, record_type: int = 0) -> str:
     Quotes are removed; an unquoted hex value of a field that carries untrusted
     strings is decoded (bytes that are not UTF-8 survive as surrogate escapes).
     """
-    if value[:1] == '"':
+    if value[0] == '"':
         end = value.find('"', 1)
         return value[1:end] if end != -1 else value[1:]
-    escaped = name in _ESCAPED_NAMES or (
-        record_type == _EXECVE and name[:1] == "a" and name != "argc" and "_len" not in name
-    )
-    if escaped and value and len(value) % 2 == 0 and _HEX.fullmatch(value):
-        return bytes.fromhex(value).decode("utf-8", "surrogateescape")
+    if name in _ESCAPED_NAMES or (
+        record_type == _EXECVE and name[0] == "a" and name != "argc" and "_len" not in name
+    ):
+        try:
+            return bytes.fromhex(value).decode("utf-8", "surrogateescape")
+        except ValueError:
+            return value
     return value
+
+
+def decode_fields(record_type: int, items: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Decoded values by name (first wins; several ``key`` items are joined)."""
+    raw_fields: dict[str, str] = {}
+    keys: list[str] = []
+    for key, value in items:
+        if key == "key":
+            keys.append(decode_value(key, value, record_type))
+        if key not in raw_fields:
+            raw_fields[key] = decode_value(key, value, record_type)
+    if len(keys) > 1:
+        # One hex value held several keys; expose them joined, as logged.
+        raw_fields["key"] = KEY_SEPARATOR.join(keys)
+    return raw_fields
 
 
 def _trim(value: str) -> str:
@@ -159,43 +177,39 @@ def split_fields(body: str) -> list[tuple[str, str]]:
     """
     items: list[tuple[str, str]] = []
     append = items.append
-    n = len(body)
-    i = 0
-    find = body.find
-    while i < n:
-        if body[i] == " ":
-            i += 1
+    for token in body.split(" "):
+        eq = token.find("=")
+        if eq <= 0:
             continue
-        space = find(" ", i)
-        if space == -1:
-            space = n
-        eq = find("=", i, space)
-        if eq == -1:
-            i = space + 1
+        if eq == 3 and token.startswith("msg="):
+            nxt = token[4:5]
+            if nxt == "a":
+                continue
+            if nxt == "'":
+                token = token[5:]
+                eq = token.find("=")
+                if eq <= 0:
+                    continue
+        name = token[:eq]
+        value = token[eq + 1 :]
+        if not value:
             continue
-        name = body[i:eq]
-        j = eq + 1
-        if name == "msg":
-            if body.startswith("audit(", j):
-                i = space + 1
-                continue
-            if j < n and body[j] == "'":
-                # Nested user-space list: continue scanning inside it.
-                i = j + 1
-                continue
-        value = body[j:space]
-        i = space + 1
-        if name[:1] == "(":
+        if name[0] == "(":
             name = name[1:]
-        if value[:1] != '"':
+            if not name:
+                continue
+        if value[-1] in _TRIMMED and value[0] != '"':
             value = _trim(value)
-        if not value or not name:
-            continue
-        if name == "key" and value[:1] not in ('"', "("):
+            if not value:
+                continue
+        if name == "key" and value[0] not in '"(':
             _append_keys(append, value)
             continue
         append((name, value))
     return items
+
+
+_TRIMMED = frozenset(":,')")
 
 
 def _quote_or_hex(text: str) -> str:
@@ -248,23 +262,12 @@ def _make_record(
     enriched: dict[str, str],
 ) -> AuditRecord:
     items = split_fields(body)
-    raw_fields: dict[str, str] = {}
-    keys: list[str] = []
-    for key, value in items:
-        if key == "key":
-            keys.append(decode_value(key, value, msg_type))
-        if key not in raw_fields:
-            raw_fields[key] = decode_value(key, value, msg_type)
-    if len(keys) > 1:
-        # One hex value held several keys; expose them joined, as logged.
-        raw_fields["key"] = KEY_SEPARATOR.join(keys)
     return AuditRecord(
         type=msg_type,
         type_name=name,
         timestamp=int(sec) + int(ms[:3].ljust(3, "0")) / 1000,
         sequence=int(serial),
         node=node,
-        raw_fields=raw_fields,
         raw=raw,
         items=tuple(items),
         enriched=enriched,

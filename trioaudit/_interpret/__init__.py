@@ -69,6 +69,38 @@ def _is_hex(value: str) -> bool:
     return all(ch in _HEXCHARS for ch in value)
 
 
+#: Field classes whose printed form depends only on the value (memoised per interpreter).
+_PURE_CLASSES = frozenset(
+    {
+        "UID", "GID", "EXIT", "ESCAPED", "ESCAPED_FILE", "ESCAPED_KEY", "PERM", "MODE",
+        "MODE_SHORT", "SOCKADDR", "FLAGS", "PROMISC", "CAPABILITY", "SUCCESS", "SIGNAL",
+        "LIST", "TTY_DATA", "SESSION", "CAP_BITMAP", "NFPROTO", "ICMPTYPE", "PROTOCOL",
+        "PERSONALITY", "SECCOMP", "OFLAG", "MMAP", "PROCTITLE", "HOOK", "NETACTION",
+        "MACPROTO", "IOCTL_REQ", "FANOTIFY", "NLMCGRP", "RESOLVE", "ARCH",
+    }
+)  # fmt: skip
+#: Most memoised (class, value) results kept per interpreter before starting afresh.
+MEMO_LIMIT = 1 << 16
+# Names whose class depends on the value or the record type in ways not cacheable by name.
+_VALUE_DEPENDENT = frozenset({"acct"})
+_CLASS_CACHE: dict[tuple[int, str], str] = {}
+
+
+def _cached_class(record_type: int, name: str, value: str) -> str:
+    key = (record_type, name)
+    cls = _CLASS_CACHE.get(key)
+    if cls is not None:
+        return cls
+    cls = field_class(record_type, name, value)
+    if (
+        name not in _VALUE_DEPENDENT
+        and record_type != _TRUSTED_APP
+        and len(_CLASS_CACHE) < MEMO_LIMIT
+    ):
+        _CLASS_CACHE[key] = cls
+    return cls
+
+
 def field_class(record_type: int, name: str, value: str) -> str:
     """The libauparse class of a field (``"UID"``, ``"ESCAPED"``, ...)."""
     if record_type == _EXECVE and name[:1] == "a" and name != "argc" and "_len" not in name:
@@ -144,7 +176,7 @@ class Interpreter:
         escape: Apply libauparse's TTY escaping of control characters.
     """
 
-    __slots__ = ("_db", "_escape", "_use_enrichment")
+    __slots__ = ("_db", "_escape", "_memo", "_use_enrichment")
 
     def __init__(
         self,
@@ -156,6 +188,7 @@ class Interpreter:
         self._db: SystemDatabase = db if db is not None else LocalSystemDatabase()
         self._use_enrichment = use_enrichment
         self._escape = escape
+        self._memo: dict[tuple[str, str], str] = {}
 
     @property
     def db(self) -> SystemDatabase:
@@ -164,23 +197,41 @@ class Interpreter:
 
     def interpret_items(self, record: AuditRecord) -> list[tuple[str, str]]:
         """Every field (duplicates included, keys split) with its interpretation."""
-        ctx = _context(record, self._db)
+        ctx: Context | None = None
         enriched = record.enriched if self._use_enrichment else None
         rtype = record.type
         printers = _printers.PRINTERS
+        memo = self._memo
+        escape = self._escape
         out: list[tuple[str, str]] = []
+        append = out.append
         for name, value in record.items:
-            cls = field_class(rtype, name, value)
-            text: str | None = None
+            cls = _cached_class(rtype, name, value)
             if enriched:
                 found = enriched.get(name.upper())
                 if found is not None and not found.startswith("unknown-"):
                     text = print_escaped(found) if cls in ("UID", "GID") else found
-            if text is None:
-                text = printers[cls](value, ctx)
-            if self._escape:
+                    append((name, escape_tty(text) if escape else text))
+                    continue
+            if cls == "UNCLASSIFIED" or cls == "MAC_LABEL":
+                append((name, escape_tty(value) if escape else value))
+                continue
+            pure = cls in _PURE_CLASSES
+            if pure:
+                cached = memo.get((cls, value))
+                if cached is not None:
+                    append((name, cached))
+                    continue
+            if ctx is None:
+                ctx = _context(record, self._db)
+            text = printers[cls](value, ctx)
+            if escape:
                 text = escape_tty(text)
-            out.append((name, text))
+            if pure:
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                memo[(cls, value)] = text
+            append((name, text))
         return out
 
     def interpret(self, record: AuditRecord) -> dict[str, str]:

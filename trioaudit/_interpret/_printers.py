@@ -21,6 +21,7 @@ and cached.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import struct
 from collections.abc import Callable
@@ -131,9 +132,12 @@ def print_escaped(value: str) -> str:
     return _text(unescape_hex(value))
 
 
+_CONTROL = re.compile("[\x00-\x1f]")
+
+
 def escape_tty(text: str) -> str:
     """libauparse's TTY escaping: control characters become ``\\ooo`` octal."""
-    if not any(ch < " " for ch in text):
+    if _CONTROL.search(text) is None:
         return text
     return "".join(f"\\{ord(ch):03o}" if ch < " " else ch for ch in text)
 
