@@ -198,8 +198,13 @@ class Interpreter:
     def interpret_items(self, record: AuditRecord) -> list[tuple[str, str]]:
         """Every field (duplicates included, keys split) with its interpretation."""
         ctx: Context | None = None
-        enriched = record.enriched if self._use_enrichment else None
+        enriched: dict[str, str] | None = None
+        if self._use_enrichment and record.enriched:
+            enriched = {name.lower(): text for name, text in record.enriched.items()}
         rtype = record.type
+        # Values as logged are substrings of the record text: if it holds no
+        # control character, those need no escaping (decoded values still do).
+        raw_clean = _printers.has_no_control(record.raw)
         printers = _printers.PRINTERS
         memo = self._memo
         escape = self._escape
@@ -208,13 +213,13 @@ class Interpreter:
         for name, value in record.items:
             cls = _cached_class(rtype, name, value)
             if enriched:
-                found = enriched.get(name.upper())
+                found = enriched.get(name)
                 if found is not None and not found.startswith("unknown-"):
                     text = print_escaped(found) if cls in ("UID", "GID") else found
                     append((name, escape_tty(text) if escape else text))
                     continue
             if cls == "UNCLASSIFIED" or cls == "MAC_LABEL":
-                append((name, escape_tty(value) if escape else value))
+                append((name, escape_tty(value) if escape and not raw_clean else value))
                 continue
             pure = cls in _PURE_CLASSES
             if pure:

@@ -135,6 +135,11 @@ def print_escaped(value: str) -> str:
 _CONTROL = re.compile("[\x00-\x1f]")
 
 
+def has_no_control(text: str) -> bool:
+    """True when the text holds no C0 control character."""
+    return _CONTROL.search(text) is None
+
+
 def escape_tty(text: str) -> str:
     """libauparse's TTY escaping: control characters become ``\\ooo`` octal."""
     if _CONTROL.search(text) is None:
