@@ -131,6 +131,20 @@ class AuditRecord:
 
         return record_sockaddr(self)
 
+    @property
+    def message(self) -> str | None:
+        """The whole ``msg='...'`` text of a user-space record, else ``None``.
+
+        Interpretation splits it into fields on spaces, as libauparse does, which
+        loses free text (``auditctl -m "two words"``); this keeps it.
+        """
+        start = self.raw.find(" msg='")
+        if start == -1:
+            return None
+        body = self.raw[start + 6 :].split("\x1d", 1)[0]
+        end = body.rfind("'")
+        return body[:end] if end != -1 else body
+
     def to_dict(self, raw: bool = False) -> dict[str, Any]:
         """The JSON shape of one record inside an event (see docs/events.md)."""
         out: dict[str, Any] = {
@@ -144,6 +158,9 @@ class AuditRecord:
             saddr = self.sockaddr
             if saddr is not None:
                 out["sockaddr"] = saddr
+        message = self.message
+        if message is not None:
+            out["msg"] = message
         return out
 
 
