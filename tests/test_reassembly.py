@@ -141,3 +141,12 @@ def test_parse_log_on_real_corpus() -> None:
     assert execs and all("EXECVE" in e.type_names or e.success is False for e in execs)
     keys = {e.key for e in events}
     assert {"exec", "openfail", "net", "perm", "delete", "signal", "watched"} <= keys
+
+
+def test_timeout_runs_from_the_latest_record() -> None:
+    r = Reassembler(timeout=2.0)
+    r.feed(rec(1300, 1), 10.0)
+    r.feed(rec(1300, 2), 10.5)
+    r.feed(rec(1302, 1), 11.5)  # event 1 is active again
+    assert [e.sequence for e in r.flush_expired(12.6)] == [2]
+    assert [e.sequence for e in r.flush_expired(13.5)] == [1]

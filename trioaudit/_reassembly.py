@@ -11,7 +11,7 @@ with an ``EOE`` record. So:
 * ``EOE`` completes its event (the EOE record itself is not kept: it has no fields).
 * User-space records (types 1100-1299 and 2100-2999: ``USER_*``, ``DAEMON_*``,
   ``LOGIN``-less messages...) are always single-record and complete at once.
-* Anything else completes after ``timeout`` seconds without an EOE (records the
+* Anything else completes ``timeout`` seconds after its latest record (records the
   kernel emits outside a syscall, like ``CONFIG_CHANGE`` with no rule matching,
   never get an EOE; auditd's logs contain no EOE at all).
 * At most ``max_open`` events are open; a new one beyond that completes the oldest
@@ -19,9 +19,10 @@ with an ``EOE`` record. So:
 * A record for an event that already completed is ``late``: it is emitted alone
   as its own event rather than dropped (a small ring remembers recent stamps).
 
-Open events live in an insertion-ordered dict, oldest first, and creation times
-never decrease (``now`` is clamped to the latest seen), so expiry pops from the
-front: every operation is O(1) amortised, there is no sort per record.
+Open events live in a dict ordered by last activity (a record moves its event to
+the end), and activity times never decrease (``now`` is clamped to the latest
+seen), so expiry pops from the front: every operation is O(1) amortised, there is
+no sort per record. Eviction beyond ``max_open`` takes the least recently active.
 
 Serial gaps: the kernel's serial counter is global, so a jump from N to N+k means
 k-1 serials were not seen -- lost (``lost`` in AUDIT_GET), filtered by rules, or
@@ -97,7 +98,7 @@ class ReassemblerStatistics:
 
 
 class _Pending:
-    __slots__ = ("created", "records")
+    __slots__ = ("created", "records")  # created: time of the latest record
 
     def __init__(self, created: float, record: AuditRecord) -> None:
         self.created = created
@@ -157,6 +158,10 @@ class Reassembler:
         pending = self._open.get(key)
         if pending is not None:
             pending.records.append(record)
+            # The timeout runs from the latest record: keep the dict ordered by
+            # last activity so expiry still only looks at the front.
+            pending.created = self._now
+            self._open.move_to_end(key)
             return out
         if key in self._recent_set:
             self._late += 1
@@ -194,7 +199,7 @@ class Reassembler:
         return out
 
     def next_deadline(self) -> float | None:
-        """When the oldest open event will time out (``None`` if none is open)."""
+        """When the least recently active open event times out (``None`` if none)."""
         if not self._open:
             return None
         return next(iter(self._open.values())).created + self._timeout
