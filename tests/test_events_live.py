@@ -71,6 +71,14 @@ async def _collect() -> list[AuditEvent]:
     return events
 
 
+def _write_log(events: list[AuditEvent], path: Path) -> None:
+    """The received records as audit.log lines (what auditd would have written)."""
+    with open(path, "w", encoding="utf-8", errors="surrogateescape") as out:
+        for event in events:
+            for record in event.records:
+                out.write(f"type={record.type_name} msg={record.raw}\n")
+
+
 async def test_live_events_are_reassembled_and_interpreted(tmp_path: Path) -> None:
     events = await _collect()
     ours = [e for e in events if e.key == KEY]
@@ -90,10 +98,7 @@ async def test_live_events_are_reassembled_and_interpreted(tmp_path: Path) -> No
     if not auparse_available():
         pytest.skip("libauparse (python3-audit) not importable by /usr/bin/python3")
     log = tmp_path / "live.log"
-    with open(log, "w", encoding="utf-8", errors="surrogateescape") as out:
-        for event in events:
-            for record in event.records:
-                out.write(f"type={record.type_name} msg={record.raw}\n")
+    _write_log(events, log)
     result = compare(log, raw=True)
     assert result.missing_records == 0
     assert result.fields > 100
