@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trioaudit import FilterSyntaxError, compile_filter, open_log, parse_log
 from trioaudit._event import AuditEvent
@@ -78,3 +80,15 @@ def test_syntax_errors_carry_a_position(text: str, position: int) -> None:
     with pytest.raises(FilterSyntaxError) as info:
         compile_filter(text)
     assert info.value.position == position
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab=!~,()" \tnotor')), max_size=40))
+def test_compiler_raises_only_its_own_error(text: str) -> None:
+    try:
+        predicate = compile_filter(text)
+    except FilterSyntaxError as exc:
+        assert 0 <= exc.position <= len(text)
+        return
+    event = next(iter(parse_log(['type=SYSCALL msg=audit(1.000:1): a=b key="or"'])))
+    assert predicate(event) in (True, False)
