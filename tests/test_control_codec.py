@@ -208,6 +208,13 @@ def test_status_lines_in_auditctl_order() -> None:
     assert "loginuid_immutable" not in status_json(old, None)
 
 
+def test_status_lines_interpreted_like_auditctl_s_i() -> None:
+    lines = status_lines(AuditStatus(0, 0, 2, 0, 0, 64, 0, 0, None, None, None), interpret=True)
+    assert lines[:2] == ["enabled disable", "failure panic"]
+    lines = status_lines(AuditStatus(0, 2, 7), interpret=True)
+    assert lines[:2] == ["enabled enabled+immutable", "failure unknown"]
+
+
 def test_counter_delta() -> None:
     assert counter_delta(None, 5) is None
     assert counter_delta(5, None) is None

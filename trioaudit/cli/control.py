@@ -20,12 +20,23 @@ from .._errors import AuditUsageError, NetlinkError
 from .._status import AuditStatus, FailureMode
 
 _FAILURE_NAMES = {mode.name.lower(): mode for mode in FailureMode}
+#: ``auditctl -s -i`` words for ``enabled`` and ``failure`` (its own spelling, "disable" included).
+_INTERPRETED = {
+    "enabled": {0: "disable", 1: "enabled", 2: "enabled+immutable"},
+    "failure": {0: "silent", 1: "printk", 2: "panic"},
+}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``status``, ``enable``, ``disable`` and ``set`` subcommands."""
     status = subparsers.add_parser("status", help="show the kernel's audit status (auditctl -s)")
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    status.add_argument(
+        "-i",
+        "--interpret",
+        action="store_true",
+        help="enabled and failure as words (auditctl -s -i)",
+    )
     status.add_argument(
         "--watch",
         nargs="?",
@@ -67,15 +78,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     setter.set_defaults(func=_set)
 
 
-def status_lines(status: AuditStatus, features: AuditFeatures | None = None) -> list[str]:
+def status_lines(
+    status: AuditStatus, features: AuditFeatures | None = None, *, interpret: bool = False
+) -> list[str]:
     """``auditctl -s`` lines for *status* (absent fields are left out, as auditctl does).
 
     *features* (the ``AUDIT_GET_FEATURE`` reply) adds the ``loginuid_immutable``
     line auditctl prints last; None (a kernel without the feature API) omits it.
+    *interpret* spells ``enabled`` and ``failure`` as ``auditctl -s -i`` does.
     """
     lines = []
     for name, value in status.as_dict().items():
         if name == "mask" or name == "feature_bitmap" or value is None:
+            continue
+        if interpret and name in _INTERPRETED:
+            lines.append(f"{name} {_INTERPRETED[name].get(value, 'unknown')}")
             continue
         lines.append(f"{name} {value}")
     state = features.state(AuditFeature.LOGINUID_IMMUTABLE) if features else None
@@ -123,7 +140,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status_json(status, features)))
     else:
-        print("\n".join(status_lines(status, features)))
+        print("\n".join(status_lines(status, features, interpret=args.interpret)))
     return 0
 
 
