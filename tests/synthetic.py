@@ -353,6 +353,26 @@ def _field_lines() -> Iterator[tuple[str, str]]:
             'comm="cupsd" requested_mask="r" denied_mask="r" fsuid=0 ouid=0'
         ),
     )
+    yield (
+        "AVC",
+        (
+            'avc:  denied  { read write } for  pid=1 comm="httpd" name="index.html" dev="dm-0" '
+            "ino=42 scontext=system_u:system_r:httpd_t:s0 tcontext=unconfined_u:object_r:user_home_t:s0 "
+            "tclass=file permissive=0"
+        ),
+    )
+    yield (
+        "AVC",
+        'avc:  granted  { setenforce } for  pid=2 comm="x" saddr=10.0.0.1 src=22 tclass=security',
+    )
+    yield (
+        "USER_AVC",
+        (
+            "pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:init_t:s0 "
+            'msg=\'avc:  denied  { start } for auid=-1 uid=0 gid=0 cmdline="" scontext=a tcontext=b '
+            'tclass=service exe="/usr/lib/systemd/systemd" sauid=0 hostname=? addr=? terminal=?\''
+        ),
+    )
     yield "UNKNOWN[1999]", "some=field other=2"
     yield "KERN_MODULE", f"name={_hex('nf_tables')}"
     yield "KERN_MODULE", 'name="ext4"'

@@ -167,7 +167,7 @@ def _trim(value: str) -> str:
     return value
 
 
-def split_fields(body: str) -> list[tuple[str, str]]:
+def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
     """Split a record body into ``(name, value)`` pairs, values as logged.
 
     One linear pass. Tokens are separated by spaces only -- even inside double
@@ -177,9 +177,15 @@ def split_fields(body: str) -> list[tuple[str, str]]:
     """
     items: list[tuple[str, str]] = []
     append = items.append
-    for token in body.split(" "):
+    tokens = body.split(" ")
+    avc = record_type in _AVC_TYPES
+    index = -1
+    for token in tokens:
+        index += 1
         eq = token.find("=")
         if eq <= 0:
+            if avc and eq == -1 and token and len(items) < 2:
+                _avc_token(token, tokens, index, items)
             continue
         if eq == 3 and token.startswith("msg="):
             nxt = token[4:5]
@@ -210,6 +216,25 @@ def split_fields(body: str) -> list[tuple[str, str]]:
 
 
 _TRIMMED = frozenset(":,')")
+_AVC_TYPES = frozenset({1400, 1107})  # AVC, USER_AVC
+
+
+def _avc_token(token: str, tokens: list[str], index: int, items: list[tuple[str, str]]) -> None:
+    # SELinux AVC records do not label their first words; libauparse names them:
+    # "avc:  denied  { read write } for ..." -> seresult=denied seperms=read,write.
+    if not items:
+        if not token.startswith("avc"):
+            items.append(("seresult", token))
+    elif len(items) == 1 and token == "{":
+        perms: list[str] = []
+        for word in tokens[index + 1 :]:
+            if not word:
+                continue
+            if word.startswith("}"):
+                break
+            perms.append(word)
+        items.append(("seperms", ",".join(perms)))
+        # The words inside the braces have no '=' and are skipped by the caller.
 
 
 def _quote_or_hex(text: str) -> str:
@@ -261,7 +286,7 @@ def _make_record(
     raw: str,
     enriched: dict[str, str],
 ) -> AuditRecord:
-    items = split_fields(body)
+    items = split_fields(body, msg_type)
     return AuditRecord(
         type=msg_type,
         type_name=name,
