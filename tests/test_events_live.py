@@ -50,10 +50,12 @@ async def _collect() -> list[AuditEvent]:
     events: list[AuditEvent] = []
     async with open_audit_client(mode="unicast") as client:
         await client.set_enabled(True)
-        for syscalls in ("execve", "open,openat", "connect"):
-            _auditctl(
-                "-a", "always,exit", "-F", "arch=b64", "-S", syscalls, "-F", "uid=65534", "-k", KEY
-            )
+        rules = [
+            ("always,exit", "-F", "arch=b64", "-S", syscalls, "-F", "uid=65534", "-k", KEY)
+            for syscalls in ("execve", "open,openat", "connect")
+        ]
+        for rule in rules:
+            _auditctl("-a", *rule)
         async with client.events(end_of_event_timeout=0.5) as stream:
             await trio.run_process(
                 ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
@@ -67,7 +69,8 @@ async def _collect() -> list[AuditEvent]:
                     user = event.type_name == "USER" and "live test" in event.records[0].raw
                     if user or len(events) >= MAX_EVENTS:
                         break
-        _auditctl("-D")
+        for rule in rules:  # only ours: never "-D" (the fixture restores the rest)
+            _auditctl("-d", *rule)
     return events
 
 
