@@ -31,7 +31,6 @@ import trio
 from .. import _syscalls
 from .._client import AuditClient, open_audit_client
 from .._errors import NetlinkError
-from .._msgtypes import AuditMessageType as T
 from .._status import FailureMode
 from ..rules import (
     AuditRule,
@@ -132,22 +131,26 @@ def _host_machine() -> str:
     return os.uname().machine
 
 
-# ---- kernel helpers (the AuditClient wrappers, spelled out so the CLI works today) ---------
+# ---- kernel helpers over the AuditClient rule methods ----------------------------------------
 async def _list_rules(client: AuditClient) -> list[AuditRule]:
-    replies = await client.request_dump(T.LIST_RULES, operation="list rules")
-    return [AuditRule.from_bytes(m.payload) for m in replies]
+    return await client.list_rules()
 
 
 async def _send_rule(client: AuditClient, rule: AuditRule, *, delete: bool) -> None:
-    if delete:
-        await client.request(T.DEL_RULE, rule.to_bytes(), operation=f"delete rule {rule}")
-    else:
-        await client.request(T.ADD_RULE, rule.to_bytes(), operation=f"add rule {rule}")
+    try:
+        if delete:
+            await client.delete_rule(rule)
+        else:
+            await client.add_rule(rule)
+    except NetlinkError as exc:
+        exc.add_note(f"rule: {rule}")
+        raise
 
 
 async def _flush(client: AuditClient, key: str | None) -> int:
+    """``auditctl -D [-k KEY]``: KEY matches as a substring of the rule's key field."""
     count = 0
-    for rule in await _list_rules(client):
+    for rule in await client.list_rules():
         if key is not None and not any(
             key in (f.string or "") for f in rule.fields if f.field == C.F_FILTERKEY
         ):
