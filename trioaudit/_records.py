@@ -177,8 +177,23 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
     """
     items: list[tuple[str, str]] = []
     append = items.append
-    tokens = body.split(" ")
     avc = record_type in _AVC_TYPES
+    if not avc and "msg=" not in body:
+        # Fast path (most kernel records): one C-level scan. The pattern is
+        # possessive and anchored to token starts, so it stays linear.
+        for name, value in _PAIR.findall(body):
+            if not value:
+                continue
+            if value[-1] in _TRIMMED and value[0] != '"':
+                value = _trim(value)
+                if not value:
+                    continue
+            if name == "key" and value[0] not in '"(':
+                _append_keys(append, value)
+                continue
+            append((name, value))
+        return items
+    tokens = body.split(" ")
     index = -1
     for token in tokens:
         index += 1
@@ -216,6 +231,8 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
 
 
 _TRIMMED = frozenset(":,')")
+# name=value at a token start; a leading "(" is not part of the name (libauparse).
+_PAIR = re.compile(r"(?<![^ ])\(?([^ =]++)=([^ ]*+)")
 _AVC_TYPES = frozenset({1400, 1107})  # AVC, USER_AVC
 
 
