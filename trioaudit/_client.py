@@ -399,7 +399,16 @@ class AuditClient:
         The kernel only accepts the caller's own pid (or 0 from the current daemon).
         """
         target = os.getpid() if pid is None else pid
-        await self._set_status(StatusMask.PID, "set pid", wait=wait, pid=target)
+        previous = self.registered
+        if target == os.getpid():
+            # Until the kernel answers, assume it took the pid: a cancellation
+            # while the request is in flight must still unregister on close.
+            self.registered = True
+        try:
+            await self._set_status(StatusMask.PID, "set pid", wait=wait, pid=target)
+        except NetlinkError:
+            self.registered = previous
+            raise
         self.registered = target == os.getpid()
 
     async def set_rate_limit(self, limit: int, *, wait: bool = True) -> None:
@@ -746,6 +755,11 @@ class AuditClient:
         """
         with trio.CancelScope(shield=True) as self._reader_scope:
             task_status.started()
+            if trio.lowlevel.current_task().eventual_parent_nursery is not None:
+                # start() was cancelled before we moved into the client's
+                # nursery; trio then leaves us where we were, and nobody would
+                # ever cancel this shielded scope. Leave now instead.
+                return
             await self._reader()
 
     async def _reader(self) -> None:
@@ -779,7 +793,9 @@ class AuditClient:
                             deliver(KernelRecord(message.type, record_text(message.payload), now))
                         except trio.WouldBlock:
                             self._records_dropped += 1
-                        except trio.BrokenResourceError:
+                        except (trio.BrokenResourceError, trio.ClosedResourceError):
+                            # Closing: the queue is shut while the batch in hand
+                            # is still being applied. Count, never crash the reader.
                             self._records_dropped += 1
                     else:
                         waiter = self._waiters.pop(event.seq, None)
@@ -911,8 +927,10 @@ async def open_audit_client(
                 reply_timeout=reply_timeout,
                 _token=_CREATE_TOKEN,
             )
-            await nursery.start(client._run_reader, name="trioaudit reader")
             try:
+                # Inside the try: a cancel that lands just after the (shielded)
+                # reader started must still stop it, or the nursery never exits.
+                await nursery.start(client._run_reader, name="trioaudit reader")
                 if mode in ("auto", "unicast"):
                     client.mode = await client._register(mode)
                 yield client
