@@ -85,12 +85,15 @@ def test_constant_memory_on_a_large_file(tmp_path: Path) -> None:
                 head, rest = line.split(b"):", 1)
                 stamp = head.rsplit(b":", 1)[0]
                 out.write(stamp + b":" + str(serial).encode() + b"):" + rest + b"\n")
+    # VmHWM, not ru_maxrss: the latter survives exec, so a child forked from a
+    # big pytest process would report the parent's peak.
     script = (
-        "import resource, sys\n"
+        "import sys\n"
         "from trioaudit.cli.main import main\n"
         "sys.stdout = open('/dev/null', 'w')\n"
         "main(['parse', sys.argv[1], '--format', 'json'])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "hwm = [x for x in open('/proc/self/status') if x.startswith('VmHWM')][0]\n"
+        "print(hwm.split()[1], file=sys.stderr)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
