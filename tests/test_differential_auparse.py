@@ -12,12 +12,16 @@ says ``unknown-syscall(N)`` we give the name; those records are counted apart.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.differential import auparse_available, compare
 from tests.synthetic import synthetic_lines
+from trioaudit import parse_log
+from trioaudit._output import render_event
 
 pytestmark = [
     pytest.mark.peer,
@@ -51,3 +55,16 @@ def test_synthetic_corpus_agrees_with_libauparse(tmp_path: Path) -> None:
     assert result.fields > 250_000
     assert result.adjusted_ratio >= SYNTHETIC_THRESHOLD, result.mismatches[:20]
     assert result.ratio >= SYNTHETIC_STRICT_THRESHOLD
+
+
+@pytest.mark.skipif(shutil.which("ausearch") is None, reason="ausearch (auditd package) missing")
+def test_text_output_is_ausearch_i_line_for_line() -> None:
+    """``--format text`` prints exactly the lines ``ausearch -i`` prints for the same log."""
+    log = DATA / "audit_enriched.log"
+    theirs = subprocess.run(
+        ["ausearch", "-i", "-if", str(log)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    with open(log, "rb") as lines:
+        ours = "\n".join(render_event(e, "text") for e in parse_log(lines)).splitlines()
+    assert len(ours) == len(theirs) > 400
+    assert sorted(ours) == sorted(theirs)

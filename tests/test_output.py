@@ -63,7 +63,8 @@ def test_text_output_has_no_control_characters() -> None:
         for line in lines:
             assert line.isprintable(), repr(line)
             assert "\u202e" not in line
-        assert lines[1].startswith("type=SYSCALL msg=audit(")
+        assert lines[1].startswith("type=PROCTITLE msg=audit(")  # last record first
+        assert lines[3].startswith("type=SYSCALL msg=audit(")
 
 
 def test_neutralise() -> None:

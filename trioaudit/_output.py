@@ -12,8 +12,9 @@ Three shapes, each with an interpreted and a ``raw`` variant:
     ``{"timestamp", "sequence", "node", "record_type", "record_type_number", "data"}``.
 ``text``
     ``ausearch -i``-like: a ``----`` line per event, then one
-    ``type=NAME msg=audit(MM/DD/YYYY HH:MM:SS.mmm:serial) : name=value ...`` line
-    per record (local time, like ausearch).
+    ``type=NAME msg=audit(MM/DD/YY HH:MM:SS.mmm:serial) : name=value ...`` line
+    per record, last record first (local time, byte for byte like ``ausearch -i``
+    for the same event).
 
 Audit data is attacker-controlled (a process can name itself with escape
 sequences), so:
@@ -89,25 +90,58 @@ def _record_line(event: AuditEvent, record: AuditRecord, raw: bool) -> dict[str,
 def _ausearch_time(timestamp: float) -> str:
     ms = round(timestamp * 1000)
     seconds, millis = divmod(ms, 1000)
-    return time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+    # ausearch prints strftime("%x %T") in the C locale: two-digit year.
+    return time.strftime("%m/%d/%y %H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
 
 
 def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
     lines = ["----"]
     stamp = f"{_ausearch_time(event.timestamp)}:{event.sequence}"
-    for record in event.records:
+    # ausearch lists an event's records last to first, each line ending in a space.
+    for record in reversed(event.records):
         head = f"type={record.type_name} msg=audit({stamp}) :"
         if event.node:
             head = f"node={event.node} {head}"
         if raw:
             pairs = list(record.raw_fields.items())
+            body = "".join(f"{name}={value} " for name, value in pairs)
         else:
             from ._interpret import default_interpreter
 
             pairs = default_interpreter().interpret_items(record)
-        body = " ".join(f"{name}={value}" for name, value in pairs)
+            if record.message is None:
+                body = "".join(f"{name}={value} " for name, value in pairs)
+            else:
+                body = _user_message_body(record, pairs)
         lines.append(neutralise(f"{head} {body}"))
     return lines
+
+
+def _user_message_body(record: AuditRecord, pairs: list[tuple[str, str]]) -> str:
+    # ausearch keeps a user-space record's msg='...' together, free words included:
+    # walk the logged tokens, substituting each field with its interpretation.
+    from ._records import record_body, split_fields
+
+    out: list[str] = []
+    index = 0
+    inside = False
+    for token in record_body(record.raw).split(" "):
+        if not token:
+            continue
+        prefix = ""
+        if not inside and token.startswith("msg='"):
+            inside = True
+            prefix = "msg='"
+            token = token[5:]
+        count = len(split_fields(token, record.type)) if token else 0
+        if count and index + count <= len(pairs):
+            text = " ".join(f"{n}={v}" for n, v in pairs[index : index + count])
+            index += count
+        else:
+            text = token.rstrip("'") if inside else token
+        out.append(prefix + text)
+    body = " ".join(out)
+    return f"{body}' " if inside else f"{body} "
 
 
 def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = False) -> str:

@@ -45,6 +45,8 @@ __all__ = [
     "decode_value",
     "parse_kernel_record",
     "parse_log_line",
+    "record_body",
+    "split_fields",
     "type_name",
     "type_number",
 ]
@@ -314,6 +316,13 @@ def _make_record(
         items=tuple(items),
         enriched=enriched,
     )
+
+
+def record_body(raw: str) -> str:
+    """The ``name=value`` part of a record's text (no stamp, no enrichment)."""
+    match = _LOG_HEADER.match(raw) or _STAMP.match(raw)
+    start = match.end() if match is not None else 0
+    return raw[start:].split(ENRICHMENT_SEPARATOR, 1)[0].strip()
 
 
 def _as_text(data: str | bytes) -> str:
