@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trioaudit import AuditProtocolError
+from trioaudit import AuditEvent, AuditProtocolError
+from trioaudit._output import render_event
 from trioaudit._records import (
     MAX_RECORD_LENGTH,
     RecordParseError,
@@ -197,3 +199,31 @@ def test_kernel_parser_never_raises_anything_else(data: bytes, msg_type: int) ->
         dict(record.fields)
         record.argv  # noqa: B018
         record.sockaddr  # noqa: B018
+
+
+_TOKENS = st.sampled_from(
+    ["a0=", "key=", "msg='", "msg=audit(", "'", '"', "(", ")", ":", ",", " ", "  ", "=",
+     "41", "FF00", "01", "(null)", "(none)", "?", "\x1d", "UID=", "SADDR={ x }", "avc:",
+     "{", "}", "argc=", "a1[0]=", "a1_len=", "saddr=", "0200", "proctitle=", "\x00", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=timedelta(seconds=2))
+@given(
+    st.sampled_from(["SYSCALL", "EXECVE", "AVC", "USER_AVC", "USER_LOGIN", "SOCKADDR", "TTY"]),
+    st.lists(_TOKENS, max_size=60),
+)
+def test_structured_garbage_never_escapes_or_hangs(type_name: str, tokens: list[str]) -> None:
+    line = f"node=n type={type_name} msg=audit(1795714536.840:4771): " + "".join(tokens)
+    try:
+        record = parse_log_line(line)
+    except RecordParseError:
+        return
+    dict(record.raw_fields)
+    dict(record.fields)
+    record.argv  # noqa: B018
+    record.sockaddr  # noqa: B018
+    record.message  # noqa: B018
+    event = AuditEvent(record.sequence, record.timestamp, record.node, (record,))
+    for fmt in ("json", "records", "text"):
+        render_event(event, fmt).encode("utf-8")  # type: ignore[arg-type]
