@@ -208,10 +208,15 @@ class Interpreter:
         printers = _printers.PRINTERS
         memo = self._memo
         escape = self._escape
+        class_cache = _CLASS_CACHE
+        pure_classes = _PURE_CLASSES
+        needs_escape = _printers.CONTROL_SEARCH
         out: list[tuple[str, str]] = []
         append = out.append
         for name, value in record.items:
-            cls = _cached_class(rtype, name, value)
+            cls = class_cache.get((rtype, name))
+            if cls is None:
+                cls = _cached_class(rtype, name, value)
             if enriched:
                 found = enriched.get(name)
                 if found is not None and not found.startswith("unknown-"):
@@ -219,9 +224,11 @@ class Interpreter:
                     append((name, escape_tty(text) if escape else text))
                     continue
             if cls == "UNCLASSIFIED" or cls == "MAC_LABEL":
-                append((name, escape_tty(value) if escape and not raw_clean else value))
+                if escape and not raw_clean and needs_escape(value) is not None:
+                    value = escape_tty(value)
+                append((name, value))
                 continue
-            pure = cls in _PURE_CLASSES
+            pure = cls in pure_classes
             if pure:
                 cached = memo.get((cls, value))
                 if cached is not None:
@@ -230,7 +237,7 @@ class Interpreter:
             if ctx is None:
                 ctx = _context(record, self._db)
             text = printers[cls](value, ctx)
-            if escape:
+            if escape and needs_escape(text) is not None:
                 text = escape_tty(text)
             if pure:
                 if len(memo) >= MEMO_LIMIT:

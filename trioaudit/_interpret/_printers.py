@@ -133,6 +133,8 @@ def print_escaped(value: str) -> str:
 
 
 _CONTROL = re.compile("[\x00-\x1f]")
+#: ``CONTROL_SEARCH(text)`` is not None when the text holds a C0 control character.
+CONTROL_SEARCH = _CONTROL.search
 
 
 def has_no_control(text: str) -> bool:
