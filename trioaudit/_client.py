@@ -47,6 +47,7 @@ import contextlib
 import errno
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -67,7 +68,14 @@ from ._event import AuditEvent
 from ._msgtypes import AuditMessageType as T
 from ._netlink import NetlinkMessage, record_text
 from ._protocol import AuditProtocol, RecordReceived, RequestCompleted
-from ._status import AuditStatus, FailureMode, FeatureBitmap, StatusMask, encode_status_request
+from ._status import (
+    STATUS_SIZE,
+    AuditStatus,
+    FailureMode,
+    FeatureBitmap,
+    StatusMask,
+    encode_status_request,
+)
 from ._transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
 
 if TYPE_CHECKING:
@@ -259,10 +267,19 @@ class AuditClient:
             NetlinkError: The kernel answered with a negative errno
                 (:class:`NetlinkPermissionError` for EPERM/EACCES).
             AuditReplyTimeout: No answer within ``reply_timeout``.
+            AuditUsageError: The payload would lock audit (``enabled=2``),
+                set panic-on-failure or lock a feature: those go only through
+                the typed methods with ``confirm=True``.
 
         Cancellation: safe at any point; an answer that arrives after the
         caller left is dropped and counted as unmatched.
         """
+        irreversible = _irreversible_setting(msg_type, payload)
+        if irreversible is not None:
+            raise AuditUsageError(
+                f"request() refuses {irreversible}: it cannot be undone before reboot; "
+                "use the typed method with confirm=True if you mean it"
+            )
         completed = await self._exchange(msg_type, payload, operation, wait)
         return list(completed.replies) if completed is not None else []
 
@@ -849,6 +866,28 @@ class AuditClient:
 
 
 _CREATE_TOKEN = object()
+
+
+def _irreversible_setting(msg_type: int, payload: bytes) -> str | None:
+    """Name the setting a raw request would make that only a reboot undoes, if any.
+
+    The kernel zero-fills a short ``AUDIT_SET`` payload (it copies
+    ``min(sizeof, len)``), so a truncated struct is read the same way.
+    """
+    if msg_type == T.SET:
+        status = AuditStatus.from_bytes(bytes(payload[:STATUS_SIZE]).ljust(STATUS_SIZE, b"\0"))
+        if status.mask & StatusMask.ENABLED and status.enabled == 2:
+            return "enabled=2 (immutable until reboot)"
+        if status.mask & StatusMask.FAILURE and status.failure == FailureMode.PANIC:
+            return "failure=2 (panic)"
+    elif msg_type == T.SET_FEATURE:
+        fields = bytes(payload[: 4 * 4]).ljust(4 * 4, b"\0")
+        # struct audit_features {vers, mask, features, lock}, host byte order.
+        mask = int.from_bytes(fields[4:8], sys.byteorder)
+        lock = int.from_bytes(fields[12:16], sys.byteorder)
+        if mask & lock:
+            return "a feature lock"
+    return None
 
 
 def _rule(rule: AuditRule | str) -> AuditRule:
