@@ -257,6 +257,11 @@ def _tty_get(args: argparse.Namespace) -> int:
 
 def _tty_set(args: argparse.Namespace) -> int:
     command = list(args.command)
+    log_passwd = args.log_passwd
+    # REMAINDER keeps options written after the value ('set on --log-passwd -- sh').
+    while command and command[0] == "--log-passwd":
+        log_passwd = True
+        command = command[1:]
     if command and command[0] == "--":
         command = command[1:]
     if not command:
@@ -265,7 +270,7 @@ def _tty_set(args: argparse.Namespace) -> int:
             "e.g. 'trioaudit tty set on -- bash'"
         )
     enabled = _ON_OFF[args.value]
-    _run(lambda client: client.set_tty_audit(enabled, args.log_passwd))
+    _run(lambda client: client.set_tty_audit(enabled, log_passwd))
     try:
         os.execvp(command[0], command)
     except FileNotFoundError:
