@@ -115,7 +115,11 @@ def test_short_signal_info_is_a_protocol_error() -> None:
         SignalInfo.from_bytes(b"\0" * 7)
 
 
-@given(U32, st.integers(-(2**31), 2**31 - 1), st.text(st.characters(min_codepoint=1)))
+@given(
+    U32,
+    st.integers(-(2**31), 2**31 - 1),
+    st.text(st.characters(min_codepoint=1, exclude_categories=("Cs",))),
+)
 @settings(max_examples=50)
 def test_signal_info_round_trip(uid: int, pid: int, context: str) -> None:
     info = SignalInfo(uid, pid, context or None)
@@ -231,3 +235,22 @@ def test_render_screen_redraws_in_place_with_deltas() -> None:
     assert "lost 10  (+4 in 2s)\x1b[K\n" in frame
     assert "backlog_wait_time_actual 7  (+0 in 2s)\x1b[K\n" in frame
     assert "enabled 1\x1b[K\n" in frame
+
+
+def test_compose_user_message_like_auditctl_m() -> None:
+    from trioaudit.cli.controlplane import compose_user_message
+
+    message = compose_user_message(
+        "backup started", exe="/usr/bin/python3", terminal="pts/0", hostname="box", success=True
+    )
+    assert message == (
+        'text=backup started exe="/usr/bin/python3" hostname=box addr=? terminal=pts/0 res=success'
+    )
+    # No terminal: no hostname either (libaudit only names the host for a local tty);
+    # an exe path with a space is hex-encoded, as libaudit does.
+    message = compose_user_message(
+        "x", exe="/opt/my app", terminal=None, hostname="box", success=False
+    )
+    assert message == (
+        f"text=x exe={b'/opt/my app'.hex().upper()} hostname=? addr=? terminal=? res=failed"
+    )

@@ -10,6 +10,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import signal
 import struct
@@ -137,6 +140,34 @@ def test_status_watch_piped_prints_json_lines_with_deltas() -> None:
         assert isinstance(sample["backlog_wait_time_actual_delta"], int)
     times = [sample["time"] for sample in samples]
     assert times == sorted(times) and times[-1] - times[0] >= 0.18
+
+
+def test_status_watch_in_a_terminal_redraws_in_place() -> None:
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [*CLI, "status", "--watch", "0.1", "--count", "2"],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        output = b""
+        while select.select([controller], [], [], 0.5)[0]:
+            chunk = os.read(controller, 65536)
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    text = output.decode()
+    assert text.count("\x1b[H") == 3  # clear once, then one frame per sample
+    assert "\x1b[J" in text and "{" not in text
+    assert re.search(r"lost \d+  \([+-]\d+ in 0\.1s\)", text)
+    assert re.search(r"backlog_wait_time_actual \d+  \([+-]\d+ in 0\.1s\)", text)
+    assert "loginuid_immutable 0 unlocked" in text
 
 
 # ---- counters ------------------------------------------------------------------------
