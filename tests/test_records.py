@@ -227,3 +227,12 @@ def test_structured_garbage_never_escapes_or_hangs(type_name: str, tokens: list[
     event = AuditEvent(record.sequence, record.timestamp, record.node, (record,))
     for fmt in ("json", "records", "text"):
         render_event(event, fmt).encode("utf-8")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "stamp", ["99999999999999999999.000:1", "253402300800.000:1", "1.000:" + "9" * 30]
+)
+def test_absurd_stamps_are_rejected(stamp: str) -> None:
+    with pytest.raises(RecordParseError):
+        parse_kernel_record(1300, f"audit({stamp}): x=1")
+    assert parse_kernel_record(1300, "audit(253402300799.999:1): x=1").sequence == 1

@@ -25,8 +25,9 @@ sequences), so:
   lossless for every input except a literal backslash followed by ``xNN`` in the
   data, which reads the same -- documented, and rare (the kernel hex-encodes
   unusual values, and interpreted values keep libauparse's ``\\ooo`` escapes).
-* Text output neutralises every control character (C0, DEL, C1), Unicode bidi
-  overrides and line/paragraph separators as ``\\xNN``/``\\uNNNN`` escapes.
+* Text output keeps only printable characters: controls (C0, DEL, C1), format
+  characters (bidi overrides, zero-width spaces), separators other than the space
+  and undecodable bytes become ``\\xNN``/``\\uNNNN`` escapes.
 """
 
 from __future__ import annotations
@@ -45,35 +46,59 @@ FORMATS: tuple[OutputFormat, ...] = ("json", "records", "text")
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ANY_SURROGATE = re.compile("[\ud800-\udfff]")
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
 
 
 def _surrogate_to_hex(match: re.Match[str]) -> str:
     return f"\\\\x{ord(match.group()) - 0xDC00:02x}"
 
 
+#: Left raw by json.dumps, but acted on by terminals or line splitters.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_unicode_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def json_dumps(obj: Any) -> str:
-    """Compact JSON that is valid UTF-8 whatever bytes the audit data held."""
+    """Compact JSON that is valid UTF-8 whatever bytes the audit data held.
+
+    JSON lines end up on terminals (``trioaudit tail``): characters a terminal
+    or a line splitter acts on that ``json.dumps`` leaves raw (DEL, C1 controls,
+    line/paragraph separators, bidi overrides) are written as ``\\uNNNN``
+    escapes, which decode to the same string.
+    """
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     if _ANY_SURROGATE.search(text) is not None:
         text = _SURROGATE.sub(_surrogate_to_hex, text)
         # Anything else unencodable (a lone surrogate outside the escape range).
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if _JSON_UNSAFE.search(text) is not None:
+        text = _JSON_UNSAFE.sub(_json_unicode_escape, text)
     return text
 
 
-def _escape_unsafe(match: re.Match[str]) -> str:
-    code = ord(match.group())
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
     if 0xDC80 <= code <= 0xDCFF:
         return f"\\x{code - 0xDC00:02x}"
     if code <= 0xFF:
         return f"\\x{code:02x}"
-    return f"\\u{code:04x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def neutralise(text: str) -> str:
-    """Make audit text safe for a terminal: no control characters survive."""
-    return _UNSAFE.sub(_escape_unsafe, text)
+    """Make audit text safe for a terminal: only printable characters survive.
+
+    Everything ``str.isprintable`` rejects (C0/C1 controls, DEL, format characters
+    such as bidi overrides and zero-width spaces, separators other than the space,
+    surrogate-escaped bytes, unassigned code points) becomes an escape.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
 
 
 def _record_line(event: AuditEvent, record: AuditRecord, raw: bool) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from ._msgtypes import LOG_NAME_OVERRIDES, AuditMessageType
 
 __all__ = [
     "MAX_RECORD_LENGTH",
+    "MAX_TIMESTAMP",
     "RecordParseError",
     "decode_fields",
     "decode_value",
@@ -59,6 +60,11 @@ MAX_RECORD_LENGTH = 64 * 1024
 ENRICHMENT_SEPARATOR = "\x1d"
 
 _EXECVE = 1309
+
+#: Latest record time accepted (9999-12-31T23:59:59Z): beyond it a stamp cannot be
+#: rendered as a date, and no kernel clock gets there.
+MAX_TIMESTAMP = 253402300799
+_MAX_SECONDS_DIGITS = 12
 
 #: Separator of several rule keys inside one ``key`` value.
 KEY_SEPARATOR = "\x01"
@@ -305,6 +311,8 @@ def _make_record(
     raw: str,
     enriched: dict[str, str],
 ) -> AuditRecord:
+    if len(sec) > _MAX_SECONDS_DIGITS or int(sec) > MAX_TIMESTAMP or len(serial) > 20:
+        raise RecordParseError(f"audit stamp out of range: {sec[:30]}.{ms[:3]}:{serial[:30]}")
     items = split_fields(body, msg_type)
     return AuditRecord(
         type=msg_type,
