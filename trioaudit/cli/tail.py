@@ -1,4 +1,8 @@
-"""``trioaudit tail``: stream live audit records as JSON lines.
+"""``trioaudit tail``: stream live audit events (JSON lines by default).
+
+Records are parsed, interpreted (like ``ausearch -i``) and reassembled into
+events by ``client.events()``; ``--format``, ``--raw`` and ``--filter`` are
+shared with ``trioaudit parse`` (see docs/events.md and docs/filter.md).
 
 The reader task never waits for stdout: records queue in the client's bounded
 channel, and this command writes them in batches (everything queued, then one
@@ -19,6 +23,9 @@ from typing import Any, TextIO
 import trio
 
 from .._client import AuditClient, ClientMode, KernelRecord, open_audit_client
+from .._filter import Predicate, compile_filter
+from .._output import render_event
+from .parse import add_output_options
 
 log = logging.getLogger("trioaudit")
 
@@ -29,11 +36,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``tail`` subcommand."""
     parser = subparsers.add_parser(
         "tail",
-        help="stream live audit records as JSON lines",
-        description="Stream live audit records as JSON lines on stdout. Unicast (we become the "
-        "audit daemon) when none runs, else multicast beside it.",
+        help="stream live audit events as JSON lines",
+        description="Stream live audit events on stdout (one JSON event per line by default, "
+        "interpreted like ausearch -i). Unicast (we become the audit daemon) when none runs, "
+        "else multicast beside it.",
     )
     add_source_options(parser)
+    add_output_options(parser)
     parser.set_defaults(func=run_tail)
 
 
@@ -122,29 +131,37 @@ class _EnableWhileRunning:
                 await self.client.set_enabled(bool(self.previous))
 
 
-async def _tail(args: argparse.Namespace, out: TextIO) -> None:
+async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | None) -> None:
     remaining = args.count if args.count is not None else math.inf
     with trio.move_on_after(args.duration if args.duration is not None else math.inf):
         async with (
             await open_tail_client(args) as client,
             _EnableWhileRunning(client, args.enable),
-            client.records() as records,
+            client.events() as events,
         ):
             log.info("listening in %s mode", client.mode)
             try:
                 while remaining > 0:
-                    batch = [await records.receive()]
-                    while len(batch) < remaining:
+                    batch = [await events.receive()]
+                    while True:
                         try:
-                            batch.append(records.receive_nowait())
+                            batch.append(events.receive_nowait())
                         except trio.WouldBlock:
                             break
-                    batch = batch[: int(min(remaining, len(batch)))]
-                    text = "".join(record_json(record) + "\n" for record in batch)
+                    lines: list[str] = []
+                    for event in batch:
+                        if predicate is not None and not predicate(event):
+                            continue
+                        lines.append(render_event(event, args.format, raw=args.raw))
+                        if len(lines) >= remaining:
+                            break
+                    if not lines:
+                        continue
                     # A stalled stdout (a pipe nobody reads) must stall only this
                     # loop, never the reader task: write from a worker thread.
+                    text = "\n".join(lines) + "\n"
                     await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
-                    remaining -= len(batch)
+                    remaining -= len(lines)
             finally:
                 # Also on --duration and Ctrl-C: losses are never silent.
                 stats = client.statistics()
@@ -154,6 +171,16 @@ async def _tail(args: argparse.Namespace, out: TextIO) -> None:
                         stats.records_dropped,
                         stats.overflows,
                     )
+                assembled = client.event_statistics()
+                if assembled is not None:
+                    reassembly, _ = assembled
+                    if reassembly.evicted or reassembly.lost_estimate:
+                        log.info(
+                            "%d events completed early (open-event bound), "
+                            "%d serials never seen (gaps: a hint, see docs/events.md)",
+                            reassembly.evicted,
+                            reassembly.lost_estimate,
+                        )
 
 
 def _write(out: TextIO, text: str) -> None:
@@ -163,5 +190,7 @@ def _write(out: TextIO, text: str) -> None:
 
 def run_tail(args: argparse.Namespace) -> int:
     """Run ``tail`` until --count, --duration or Ctrl-C."""
-    trio.run(_tail, args, sys.stdout)
+    # Compile first: a bad filter is a usage error before any kernel traffic.
+    predicate = compile_filter(args.filter) if args.filter else None
+    trio.run(_tail, args, sys.stdout, predicate)
     return 0
