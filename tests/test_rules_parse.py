@@ -358,3 +358,54 @@ def test_parse_render_parse_is_stable(text: str) -> None:
     rule = parse(text)
     assert AuditRule.from_bytes(rule.to_bytes()) == rule
     assert parse(str(rule)) == rule
+
+
+# ---- grammar-driven property: text -> rule -> text -> the same rule ---------------------------
+_NUMERIC = ["pid", "ppid", "uid", "euid", "auid", "gid", "egid", "devmajor", "success", "exit"]
+_ORDER_OPS = ["=", "!=", "<", ">", "<=", ">="]
+
+
+@st.composite
+def _rule_text(draw: st.DrawFn) -> str:
+    arch = draw(st.sampled_from(["b64", "b32"]))
+    table = "x86_64" if arch == "b64" else "i386"
+    from trioaudit._tables import syscalls_i386, syscalls_x86_64
+
+    names = sorted((syscalls_x86_64 if table == "x86_64" else syscalls_i386).SYSCALL_NUMBERS)
+    parts = [f"-{draw(st.sampled_from('aA'))} always,exit -F arch={arch}"]
+    calls = draw(st.lists(st.sampled_from(names), min_size=1, max_size=6, unique=True))
+    parts.append("-S " + ",".join(calls))
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["num", "arg", "str", "cmp", "ftype", "inode"]))
+        if kind == "num":
+            name = draw(st.sampled_from(_NUMERIC))
+            op = draw(st.sampled_from(_ORDER_OPS))
+            parts.append(f"-F {name}{op}{draw(st.integers(0, 2**31 - 1))}")
+        elif kind == "arg":
+            name = draw(st.sampled_from(["a0", "a1", "a2", "a3"]))
+            op = draw(st.sampled_from([*_ORDER_OPS, "&", "&="]))
+            parts.append(f"-F {name}{op}{draw(st.integers(0, 2**32 - 1)):#x}")
+        elif kind == "str":
+            name = draw(st.sampled_from(["path", "dir", "exe", "subj_type", "obj_user"]))
+            op = "=" if name in ("path", "dir", "exe") else draw(st.sampled_from(["=", "!="]))
+            word = draw(st.from_regex(r"/[a-z0-9_.]{1,12}", fullmatch=True))
+            parts.append(f"-F {name}{op}{word}")
+        elif kind == "cmp":
+            number = draw(st.sampled_from(sorted(C.COMPARISONS)))
+            left, right = C.COMPARISONS[number]
+            parts.append(f"-C {left}{draw(st.sampled_from(['=', '!=']))}{right}")
+        elif kind == "ftype":
+            parts.append(f"-F filetype={draw(st.sampled_from(['file', 'dir', 'fifo']))}")
+        else:
+            parts.append(f"-F inode!={draw(st.integers(0, 2**32 - 1))}")
+    for key in draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True), max_size=3)):
+        parts.append(f"-k {key}")
+    return " ".join(parts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_rule_text())
+def test_generated_rules_survive_render_and_bytes(text: str) -> None:
+    rule = parse(text)
+    assert AuditRule.from_bytes(rule.to_bytes()) == rule
+    assert parse(str(rule)) == rule

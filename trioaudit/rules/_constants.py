@@ -175,6 +175,9 @@ EQ_NE_ONLY_FIELDS = frozenset(
 #: Fields on which every operator is valid; all others refuse the bit operators.
 ALL_OPS_FIELDS = frozenset({F_ARG0, F_ARG1, F_ARG2, F_ARG3, F_PERS, F_DEVMINOR})
 
+#: ``S_IFMT``: the file-type bits a ``filetype`` value may use.
+S_IFMT = 0o170000
+
 # ---- permissions ---------------------------------------------------------------------------
 PERM_EXEC = 1
 PERM_WRITE = 2

@@ -404,7 +404,13 @@ class _Builder:
             converted = self._perm(value)
             self.perm_added = True
         elif number == C.F_FILETYPE:
-            converted = _words.FILETYPE_NUMBERS.get(text)
+            # Names as auditctl; numbers too, because auditctl -l prints numbers.
+            if text[:1].isdigit():
+                converted = self._u32(_c_int(text), value, what)
+                if converted & ~C.S_IFMT:
+                    raise self.fail("filetype: not a file type (S_IF* bits only)", value)
+            else:
+                converted = _words.FILETYPE_NUMBERS.get(text)
             if converted is None:
                 known = ", ".join(sorted(_words.FILETYPE_NUMBERS))
                 raise self.fail(f"unknown file type (one of {known})", value)
