@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import signal
 import struct
 
 import pytest
@@ -18,6 +19,7 @@ from trioaudit._control import (
     SignalInfo,
     TtyAuditStatus,
     control_error_hint,
+    daemon_signal,
     encode_feature_request,
     encode_user_message,
     feature_by_name,
@@ -254,3 +256,18 @@ def test_compose_user_message_like_auditctl_m() -> None:
     assert message == (
         f"text=x exe={b'/opt/my app'.hex().upper()} hostname=? addr=? terminal=? res=failed"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("TERM", signal.SIGTERM), ("sighup", signal.SIGHUP), ("usr1", signal.SIGUSR1),
+     ("USR2", signal.SIGUSR2), ("CONT", signal.SIGCONT), (int(signal.SIGTERM), signal.SIGTERM)],
+)  # fmt: skip
+def test_daemon_signals_allowed(name: str | int, expected: signal.Signals) -> None:
+    assert daemon_signal(name) is expected
+
+
+@pytest.mark.parametrize("name", ["KILL", "SIGSTOP", int(signal.SIGKILL), "INT", ""])
+def test_daemon_signals_refused(name: str | int) -> None:
+    with pytest.raises(AuditUsageError, match="not a signal the audit daemon takes"):
+        daemon_signal(name)

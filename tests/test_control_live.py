@@ -277,10 +277,8 @@ def test_cli_features() -> None:
 
 def _terminate_a_daemon() -> None:
     """Start a stand-in audit daemon and send it SIGTERM from this process."""
-    holder = subprocess.Popen([sys.executable, str(HOLDER)], stdout=subprocess.PIPE, text=True)
+    holder = _start_holder()
     try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready"
         os.kill(holder.pid, signal.SIGTERM)
         holder.wait(timeout=10)
     finally:
@@ -304,6 +302,56 @@ async def test_signal_info_names_who_signalled_the_daemon() -> None:
     result = cli("signal-info", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["pid"] == os.getpid()
+
+
+def _start_holder() -> subprocess.Popen[str]:
+    holder = subprocess.Popen([sys.executable, str(HOLDER)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_cli_signal_daemon_then_signal_info(raw_audit: RawAudit) -> None:
+    holder = _start_holder()
+    try:
+        # While our holder lives and is registered, the kernel lets nobody else
+        # register: the signal can only reach our own stand-in daemon.
+        assert raw_audit.status()["pid"] == holder.pid
+        sender = subprocess.Popen(
+            [*CLI, "signal-daemon", "term"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, err = sender.communicate(timeout=30)
+        assert sender.returncode == 0, err
+        assert out.decode().strip() == f"sent SIGTERM to the audit daemon (pid {holder.pid})"
+        assert holder.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    info = json.loads(cli("signal-info", "--json").stdout)
+    assert info["pid"] == sender.pid
+
+
+def test_cli_signal_daemon_without_daemon(raw_audit: RawAudit) -> None:
+    if raw_audit.status()["pid"]:
+        pytest.skip("an audit daemon is registered")
+    result = cli("signal-daemon", "HUP")
+    assert result.returncode == 1 and "no audit daemon is registered" in result.stderr
+    assert cli("signal-daemon", "KILL").returncode == 2
+
+
+async def test_trim() -> None:
+    async with trioaudit.open_audit_client("control") as client:
+        await client.trim()
+    assert cli("trim").returncode == 0
+
+
+def test_cli_immutable_refused_without_force(raw_audit: RawAudit) -> None:
+    # Never run with --force here: it would lock the kernel's audit state until reboot.
+    before = raw_audit.status()["enabled"]
+    result = cli("immutable")
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert raw_audit.status()["enabled"] == before != 2
 
 
 # ---- user messages -------------------------------------------------------------------

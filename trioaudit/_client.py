@@ -593,6 +593,34 @@ class AuditClient:
         payload = _control.encode_user_message(text)
         await self._control_request(msg_type, payload, "send user message", wait=wait)
 
+    async def trim(self) -> None:
+        """Drop directory-watch subtrees whose mounts are gone (``auditctl -t``, ``AUDIT_TRIM``).
+
+        Run it after unmounting something under a ``-w /dir`` watch.
+        """
+        await self._control_request(T.TRIM, b"", "trim subtrees")
+
+    async def signal_daemon(self, sig: str | int) -> int:
+        """Send the registered audit daemon a signal (``auditctl --signal``).
+
+        TERM stops it, HUP reloads its configuration, USR1 rotates its logs,
+        USR2 resumes logging after a disk error, CONT dumps a state report.
+        The kernel notes who sent TERM/HUP/USR1/USR2 (:meth:`get_signal_info`).
+
+        Returns:
+            The daemon's pid.
+
+        Raises:
+            AuditUsageError: Any other signal.
+            AuditError: No audit daemon is registered.
+        """
+        signum = _control.daemon_signal(sig)
+        pid = (await self.get_status()).pid
+        if pid == 0:
+            raise AuditError("signal daemon: no audit daemon is registered (pid 0)")
+        os.kill(pid, signum)
+        return pid
+
     async def get_tty_audit(self) -> _control.TtyAuditStatus:
         """TTY auditing of *this process* (``AUDIT_TTY_GET``, as pam_tty_audit sees it)."""
         payload = await self._control_reply(T.TTY_GET, "get tty auditing")

@@ -33,6 +33,7 @@ Non-goals: rule structs (``trioaudit.rules``) and the status struct.
 from __future__ import annotations
 
 import errno
+import signal
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -42,6 +43,7 @@ from ._msgtypes import AuditMessageType as T
 
 __all__ = [
     "AUDIT_FEATURE_VERSION",
+    "DAEMON_SIGNALS",
     "MAX_USER_MESSAGE",
     "USER_MESSAGE_RANGES",
     "AuditFeature",
@@ -51,6 +53,7 @@ __all__ = [
     "SignalInfo",
     "TtyAuditStatus",
     "control_error_hint",
+    "daemon_signal",
     "encode_feature_request",
     "encode_user_message",
     "feature_by_name",
@@ -65,6 +68,15 @@ MAX_USER_MESSAGE = 8560
 USER_MESSAGE_RANGES: tuple[tuple[int, int], ...] = ((1100, 1199), (2100, 2999))
 #: ``(uid_t)-1``: the uid the kernel reports when nobody signalled the daemon.
 UNSET_ID = 0xFFFFFFFF
+
+#: What each signal asks of auditd (``auditctl --signal``): the only ones it accepts.
+DAEMON_SIGNALS: dict[str, tuple[signal.Signals, str]] = {
+    "TERM": (signal.SIGTERM, "stop"),
+    "HUP": (signal.SIGHUP, "reload its configuration"),
+    "USR1": (signal.SIGUSR1, "rotate its logs"),
+    "USR2": (signal.SIGUSR2, "resume logging after a disk error"),
+    "CONT": (signal.SIGCONT, "dump its state report"),
+}
 
 _FEATURES = struct.Struct("=4I")
 _SIG_INFO = struct.Struct("=Ii")
@@ -268,6 +280,28 @@ class TtyAuditStatus:
     def to_bytes(self) -> bytes:
         """Encode an ``AUDIT_TTY_SET`` payload (the kernel accepts 0 or 1 only)."""
         return _TTY.pack(int(self.enabled), int(self.log_passwd))
+
+
+def daemon_signal(name: str | int) -> signal.Signals:
+    """Validate a signal for the audit daemon: TERM, HUP, USR1, USR2 or CONT.
+
+    Args:
+        name: ``"TERM"``, ``"SIGTERM"`` (any case) or the signal number.
+
+    Raises:
+        AuditUsageError: Any other signal (auditctl --signal refuses them too).
+    """
+    allowed = {sig for sig, _ in DAEMON_SIGNALS.values()}
+    if isinstance(name, int):
+        if name in allowed:
+            return signal.Signals(name)
+    else:
+        entry = DAEMON_SIGNALS.get(name.strip().upper().removeprefix("SIG"))
+        if entry is not None:
+            return entry[0]
+    raise AuditUsageError(
+        f"{name} is not a signal the audit daemon takes (TERM, HUP, USR1, USR2, CONT)"
+    )
 
 
 def user_message_type(value: int | str) -> int:

@@ -7,6 +7,9 @@
 ``trioaudit features [set NAME 0|1 [--lock]]``  ``auditctl --loginuid-immutable`` (and more)
 ``trioaudit signal-info``                       (libaudit ``audit_request_signal_info``)
 ``trioaudit tty [set on|off -- COMMAND]``       (pam_tty_audit's ``AUDIT_TTY_GET/SET``)
+``trioaudit trim``                              ``auditctl -t``
+``trioaudit signal-daemon TERM|HUP|...``        ``auditctl --signal``
+``trioaudit immutable --force``                 ``auditctl -e 2``
 ==============================================  ==========================================
 
 TTY auditing is a per-process setting that children inherit, so setting it for
@@ -27,7 +30,14 @@ from typing import Any, TypeVar
 import trio
 
 from .._client import AuditClient, open_audit_client
-from .._control import AuditFeature, FeatureState, feature_by_name, user_message_type
+from .._control import (
+    DAEMON_SIGNALS,
+    AuditFeature,
+    FeatureState,
+    daemon_signal,
+    feature_by_name,
+    user_message_type,
+)
 from .._errors import AuditUsageError
 from . import exitcodes
 
@@ -121,6 +131,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     tty_set.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
     tty_set.set_defaults(func=_tty_set)
+
+    trim = subparsers.add_parser(
+        "trim", help="drop watch subtrees whose mounts are gone (auditctl -t)"
+    )
+    trim.set_defaults(func=_trim)
+
+    signal_daemon = subparsers.add_parser(
+        "signal-daemon",
+        help="send the registered audit daemon a signal (auditctl --signal)",
+        description="; ".join(f"{name}: {what}" for name, (_, what) in DAEMON_SIGNALS.items()),
+    )
+    signal_daemon.add_argument("signal", type=str.upper, choices=sorted(DAEMON_SIGNALS))
+    signal_daemon.set_defaults(func=_signal_daemon)
+
+    immutable = subparsers.add_parser(
+        "immutable",
+        help="lock the audit configuration until reboot (auditctl -e 2)",
+        description="After this no setting or rule can change until the machine reboots "
+        "(every attempt fails with EPERM). Needs --force.",
+    )
+    immutable.add_argument("--force", action="store_true", help="yes, lock it until reboot")
+    immutable.set_defaults(func=_immutable)
 
 
 def _run(operation: Callable[[AuditClient], Awaitable[_T]]) -> _T:
@@ -275,3 +307,27 @@ def _tty_set(args: argparse.Namespace) -> int:
         os.execvp(command[0], command)
     except FileNotFoundError:
         raise AuditUsageError(f"command not found: {command[0]}") from None
+
+
+# ---- trim, daemon signals, immutable -------------------------------------------------
+
+
+def _trim(args: argparse.Namespace) -> int:
+    _run(lambda client: client.trim())
+    return exitcodes.OK
+
+
+def _signal_daemon(args: argparse.Namespace) -> int:
+    signum = daemon_signal(args.signal)
+    pid = _run(lambda client: client.signal_daemon(signum))
+    print(f"sent SIG{args.signal} to the audit daemon (pid {pid})")
+    return exitcodes.OK
+
+
+def _immutable(args: argparse.Namespace) -> int:
+    if not args.force:
+        raise AuditUsageError(
+            "immutable locks audit rules and settings until reboot; add --force if you mean it"
+        )
+    _run(lambda client: client.set_immutable(confirm=True))
+    return exitcodes.OK
