@@ -467,6 +467,27 @@ async def test_kernel_einval_names_the_operation() -> None:
     assert str(caught.value).startswith("set tty auditing: kernel said EINVAL")
 
 
+async def test_kernel_einval_gets_the_operations_hint() -> None:
+    async with trioaudit.open_audit_client("control") as client:
+        with pytest.raises(NetlinkError) as caught:
+            await client._control_request(T.TTY_SET, struct.pack("=2I", 0, 7), "set tty auditing")
+    assert caught.value.errno == errno.EINVAL
+    assert caught.value.__notes__ == ["enabled and log_passwd must each be 0 or 1"]
+
+
+async def test_resets_refused_on_kernels_without_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def old_kernel_status() -> trioaudit.AuditStatus:
+        # A 3.x kernel: no LOST_RESET in feature_bitmap, no backlog_wait_time_actual.
+        return trioaudit.AuditStatus(0, 1, 1, 0, 0, 64, 5, 0, 0x3, 15000, None)
+
+    async with trioaudit.open_audit_client("control") as client:
+        monkeypatch.setattr(client, "get_status", old_kernel_status)
+        with pytest.raises(trioaudit.AuditUnsupported, match="LOST_RESET"):
+            await client.reset_lost()
+        with pytest.raises(trioaudit.AuditUnsupported, match=r"5\.10"):
+            await client.reset_backlog_wait_time_actual()
+
+
 UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
 
 
