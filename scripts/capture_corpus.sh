@@ -12,7 +12,9 @@
 #   4. runs a bounded workload as nobody: execve, openat failures (EACCES/ENOENT),
 #      connect/bind over inet, inet6, unix and netlink, chmod, rename, unlink, kill,
 #      a process whose name carries an ANSI escape sequence, a file with a space
-#      in its name, and a user message (auditctl -m, as root);
+#      in its name, an argument long enough to be split across EXECVE fields,
+#      failed setuid/setgid/chown/mount, access, mkdir/symlink/link, fcntl, prctl,
+#      AF_PACKET/AF_INET6 sockets, and a user message (auditctl -m, as root);
 #   5. deletes the rules, stops auditd, restores enabled to its previous value and
 #      checks that pid is 0 again; copies the log to OUTPUT.log.
 set -euo pipefail
@@ -91,6 +93,9 @@ auditctl -a always,exit -F arch=b64 -S chmod,fchmodat,fchmod $U -k perm >/dev/nu
 auditctl -a always,exit -F arch=b64 -S rename,renameat,renameat2,unlink,unlinkat $U -k delete >/dev/null
 auditctl -a always,exit -F arch=b64 -S kill,tgkill $U -k signal >/dev/null
 auditctl -a always,exit -F arch=b64 -S mmap,mprotect,clone $U -F exe=/usr/bin/python3.11 -k memory >/dev/null
+auditctl -a always,exit -F arch=b64 -S setuid,setgid,setresuid,setresgid,prctl,mount $U -k privilege >/dev/null
+auditctl -a always,exit -F arch=b64 -S access,faccessat,mkdir,mkdirat,symlink,symlinkat,link,linkat $U -k fs >/dev/null
+auditctl -a always,exit -F arch=b64 -S chown,fchown,fchownat,lchown,fcntl $U -k owner >/dev/null
 auditctl -w "$work/watched" -p wa -k watched >/dev/null
 
 esc_name=$'ev\e[31mil'
@@ -133,8 +138,36 @@ subprocess.run(["/bin/echo", "hello", "two words", "quote\"d"], stdout=subproces
 subprocess.run(["./" + esc])
 subprocess.run(["/bin/ls", "/root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 p = subprocess.Popen(["/bin/sleep", "5"])
+os.kill(p.pid, 0)
 os.kill(p.pid, 15)
 p.wait()
+# A long argument: the kernel splits it into a1_len/a1[0]/a1[1]... EXECVE fields.
+subprocess.run(["/bin/true", "x" * 9000, "short"])
+for call in (lambda: os.setuid(0), lambda: os.setgid(0), lambda: os.setresuid(0, 0, 0),
+             lambda: os.chown("fifo", 0, 0), lambda: os.lchown("fifo", 65534, 0)):
+    try:
+        call()
+    except OSError:
+        pass
+os.access("/etc/shadow", os.R_OK | os.W_OK)
+os.access(work, os.F_OK)
+os.mkdir("dir", 0o750)
+os.symlink("dir", "link")
+os.link("fifo", "hardlink")
+fd = os.open("created", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+import fcntl
+fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+fcntl.fcntl(fd, fcntl.F_GETFL)
+os.close(fd)
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(15, b"renamed\x1bX", 0, 0, 0)  # PR_SET_NAME with an escape byte
+libc.mount(b"none", b"dir", b"tmpfs", 0x1 | 0x2 | 0x8, None)  # EPERM as nobody
+for family, kind in ((socket.AF_PACKET, socket.SOCK_RAW), (socket.AF_INET6, socket.SOCK_DGRAM)):
+    try:
+        socket.socket(family, kind).close()
+    except OSError:
+        pass
 PY
 auditctl -m "trioaudit corpus capture message" >/dev/null
 sleep 0.5

@@ -39,9 +39,13 @@ SYNTHETIC_THRESHOLD = 1.0
 SYNTHETIC_STRICT_THRESHOLD = 0.999
 
 
+REAL_CORPORA = ["audit_enriched.log", "audit_enriched_2.log"]
+
+
+@pytest.mark.parametrize("corpus", REAL_CORPORA)
 @pytest.mark.parametrize("raw", [False, True], ids=["enriched", "raw"])
-def test_real_corpus_agrees_with_libauparse(raw: bool) -> None:
-    result = compare(DATA / "audit_enriched.log", raw=raw)
+def test_real_corpus_agrees_with_libauparse(corpus: str, raw: bool) -> None:
+    result = compare(DATA / corpus, raw=raw)
     assert result.missing_records == 0
     assert result.fields > 3000
     assert result.ratio >= REAL_THRESHOLD, result.mismatches[:20]
@@ -58,9 +62,10 @@ def test_synthetic_corpus_agrees_with_libauparse(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("ausearch") is None, reason="ausearch (auditd package) missing")
-def test_text_output_is_ausearch_i_line_for_line() -> None:
+@pytest.mark.parametrize("corpus", REAL_CORPORA)
+def test_text_output_is_ausearch_i_line_for_line(corpus: str) -> None:
     """``--format text`` prints exactly the lines ``ausearch -i`` prints for the same log."""
-    log = DATA / "audit_enriched.log"
+    log = DATA / corpus
     theirs = subprocess.run(
         ["ausearch", "-i", "-if", str(log)], capture_output=True, text=True, check=True
     ).stdout.splitlines()

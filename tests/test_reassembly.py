@@ -150,3 +150,14 @@ def test_timeout_runs_from_the_latest_record() -> None:
     r.feed(rec(1302, 1), 11.5)  # event 1 is active again
     assert [e.sequence for e in r.flush_expired(12.6)] == [2]
     assert [e.sequence for e in r.flush_expired(13.5)] == [1]
+
+
+def test_split_execve_argv_is_assembled_across_records() -> None:
+    with open(DATA / "audit_enriched_2.log", "rb") as lines:
+        events = list(parse_log(lines))
+    (event,) = [e for e in events if e.argv and e.argv[0] == "/bin/true"]
+    assert event.argv == ("/bin/true", "x" * 9000, "short")
+    assert len([r for r in event.records if r.type_name == "EXECVE"]) > 1
+    records = event.to_dict()["records"]
+    with_argv = [r for r in records if "argv" in r and r["type"] == "EXECVE"]
+    assert len(with_argv) == 1 and with_argv[0]["argv"][1] == "x" * 9000

@@ -279,11 +279,41 @@ class AuditEvent:
         """The interpreted login uid (``unset`` when not logged in)."""
         return self.value("auid")
 
+    @property
+    def argv(self) -> tuple[str, ...] | None:
+        """The full argument vector of the event's EXECVE record(s), else ``None``.
+
+        The kernel splits long arguments across several EXECVE records; their
+        fields are merged before decoding.
+        """
+        execs = [r for r in self.records if r.type == _EXECVE]
+        if not execs:
+            return None
+        if len(execs) == 1:
+            return execs[0].argv
+        from ._interpret import execve_argv
+
+        merged: dict[str, str] = {}
+        for rec in execs:
+            for name, value in rec.raw_fields.items():
+                merged.setdefault(name, value)
+        return execve_argv(merged)
+
     def to_dict(self, raw: bool = False) -> dict[str, Any]:
         """The JSON shape of one event (see docs/events.md)."""
+        records = [rec.to_dict(raw) for rec in self.records]
+        if not raw:
+            execs = [i for i, rec in enumerate(self.records) if rec.type == _EXECVE]
+            if len(execs) > 1:
+                # One argv for the whole event, on the first EXECVE record.
+                argv = self.argv
+                for i in execs[1:]:
+                    records[i].pop("argv", None)
+                if argv is not None:
+                    records[execs[0]]["argv"] = list(argv)
         return {
             "timestamp": format_timestamp(self.timestamp),
             "sequence": self.sequence,
             "node": self.node,
-            "records": [rec.to_dict(raw) for rec in self.records],
+            "records": records,
         }

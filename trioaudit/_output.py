@@ -138,6 +138,8 @@ def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
                 body = "".join(f"{name}={value} " for name, value in pairs)
             else:
                 body = _user_message_body(record, pairs)
+        if record.raw[record.raw.find("): ") + 3 :][:1] == " ":
+            body = " " + body  # continuation EXECVE records start with a space
         lines.append(neutralise(f"{head} {body}"))
     return lines
 

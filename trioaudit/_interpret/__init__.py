@@ -49,6 +49,7 @@ __all__ = [
     "StaticSystemDatabase",
     "SystemDatabase",
     "default_interpreter",
+    "execve_argv",
     "record_argv",
     "record_sockaddr",
     "set_default_interpreter",
@@ -275,27 +276,45 @@ def set_default_interpreter(interpreter: Interpreter) -> None:
 # ---- structured extras ---------------------------------------------------------
 
 
+def execve_argv(fields: Mapping[str, str]) -> tuple[str, ...] | None:
+    """``argc`` + ``aN`` (or the split ``aN_len``/``aN[i]`` form) -> the argument vector.
+
+    The kernel splits a long argument across several EXECVE records of one event;
+    pass the fields of all of them merged (:attr:`AuditEvent.argv` does). Stops at
+    the first missing argument.
+    """
+    argc_text = fields.get("argc", "")
+    if not argc_text.isdigit():
+        return None
+    argv: list[str] = []
+    for i in range(min(int(argc_text), MAX_ARGC)):
+        value = fields.get(f"a{i}")
+        if value is None and f"a{i}_len" in fields:
+            parts: list[str] = []
+            j = 0
+            while (part := fields.get(f"a{i}[{j}]")) is not None:
+                parts.append(part)
+                j += 1
+            value = "".join(parts)
+        if value is None:
+            break
+        argv.append(value)
+    return tuple(argv)
+
+
+#: Most arguments decoded into ``argv`` (the kernel caps records, not argc).
+MAX_ARGC = 65536
+
+
 def record_argv(record: AuditRecord) -> tuple[str, ...] | None:
-    """The argument vector of an EXECVE record (``aN`` or split ``aN[i]``) or PROCTITLE."""
+    """The argument vector of an EXECVE record or a PROCTITLE record.
+
+    For an EXECVE split over several records this is only this record's part;
+    :attr:`AuditEvent.argv` assembles the whole vector.
+    """
     fields = record.raw_fields
     if record.type == _EXECVE:
-        argc_text = fields.get("argc", "")
-        if not argc_text.isdigit():
-            return None
-        argv: list[str] = []
-        for i in range(int(argc_text)):
-            value = fields.get(f"a{i}")
-            if value is None and f"a{i}_len" in fields:
-                parts: list[str] = []
-                j = 0
-                while (part := fields.get(f"a{i}[{j}]")) is not None:
-                    parts.append(part)
-                    j += 1
-                value = "".join(parts)
-            if value is None:
-                break
-            argv.append(value)
-        return tuple(argv)
+        return execve_argv(fields)
     if record.type == 1327:  # PROCTITLE
         title = fields.get("proctitle")
         if title is None:
