@@ -360,8 +360,3 @@ def decode_sockaddr(data: bytes) -> dict[str, Any]:
     else:
         out["raw"] = data.hex()
     return out
-
-
-def interpreted_mapping(record: AuditRecord, interpreter: Interpreter) -> Mapping[str, str]:
-    """Convenience for callers holding their own interpreter."""
-    return interpreter.interpret(record)
