@@ -409,3 +409,18 @@ def test_generated_rules_survive_render_and_bytes(text: str) -> None:
     rule = parse(text)
     assert AuditRule.from_bytes(rule.to_bytes()) == rule
     assert parse(str(rule)) == rule
+
+
+def test_warnings_like_auditctl() -> None:
+    assert parse_command("-a always,exit -S open -k x", context=CTX).warnings
+    assert not parse_command("-a always,exit -F arch=b64 -S open -k x", context=CTX).warnings
+    assert not parse_command("-a always,exit -S all -k x", context=CTX).warnings
+    watch = parse_command("-w /etc/../x* -p r", context=CTX)
+    assert len(watch.warnings) == 2
+
+
+def test_quoted_tokens_keep_their_columns() -> None:
+    text = '-a always,exit -F "uid=nosuch"'
+    with pytest.raises(RuleSyntaxError) as info:
+        parse(text)
+    assert info.value.token == "nosuch" and text[info.value.column :].startswith("nosuch")

@@ -40,7 +40,6 @@ from ..rules import (
     RulesFile,
     RuleSyntaxError,
     parse_command,
-    parse_rule,
     parse_rules_file,
     render_rules,
 )
@@ -179,14 +178,22 @@ def _run_list(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _parse_each(texts: Sequence[str]) -> list[AuditRule]:
+def _parse_each(texts: Sequence[str], *, delete: bool) -> list[AuditRule]:
     rules = []
     for text in texts:
         try:
-            rules.append(parse_rule(text))
+            command = parse_command(text)
         except RuleSyntaxError as exc:
             print(exc.caret(), file=sys.stderr)  # main() prints the message itself
             raise
+        if command.rule is None:
+            raise RuleSyntaxError(f"not a rule: {text!r}", text=text)
+        if command.kind is CommandKind.DELETE and not delete:
+            # "rules delete" accepts both spellings; "rules add" must not delete.
+            raise RuleSyntaxError("rules add takes -a/-A/-w rules, not -d/-W", text=text)
+        for warning in command.warnings:
+            print(f"trioaudit: warning: {warning}", file=sys.stderr)
+        rules.append(command.rule)
     return rules
 
 
@@ -199,7 +206,7 @@ def _run_delete(args: argparse.Namespace) -> int:
 
 
 def _change(texts: Sequence[str], *, delete: bool) -> int:
-    rules = _parse_each(texts)
+    rules = _parse_each(texts, delete=delete)
 
     async def body(client: AuditClient) -> None:
         for rule in rules:
@@ -295,6 +302,9 @@ async def _apply(
 def _run_load(args: argparse.Namespace) -> int:
     name = args.file
     parsed = parse_rules_file(_read(name))
+    for command in parsed.commands:
+        for warning in command.warnings:
+            print(f"{name}:{command.line}: warning: {warning}", file=sys.stderr)
     for error in parsed.errors:
         column = f"{error.column + 1}:" if error.column is not None else ""
         token = f" (at {error.token!r})" if error.token else ""
@@ -333,8 +343,3 @@ def _run_load(args: argparse.Namespace) -> int:
     if parsed.errors:
         return exitcodes.USAGE
     return exitcodes.FAILURE if failures else exitcodes.OK
-
-
-def parse_cli_command(text: str) -> RuleCommand:
-    """Parse one auditctl command line (exposed for tests of the CLI's wording)."""
-    return parse_command(text)

@@ -77,6 +77,7 @@ def parse_rules_file(text: str, *, context: RuleContext | None = None) -> RulesF
                 controls=command.controls,
                 line=number,
                 text=line,
+                warnings=command.warnings,
             )
         )
     return RulesFile(tuple(commands), tuple(errors))

@@ -132,6 +132,8 @@ class RuleCommand:
         controls: For CONTROL: the settings, in order.
         line: Line number in a rules file (None for a single command).
         text: The line as written.
+        warnings: What auditctl would warn about (a 32/64-bit syscall mismatch
+            without ``-F arch``, ``..`` or wildcards in a watched path).
     """
 
     kind: CommandKind
@@ -140,6 +142,7 @@ class RuleCommand:
     controls: tuple[ControlSetting, ...] = ()
     line: int | None = None
     text: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 # ---- number parsing (C strtol/strtoul with base 0, but strict) ---------------------------
@@ -202,6 +205,7 @@ class _Builder:
     controls: list[ControlSetting] = field(default_factory=list)
     first: Token | None = None
     first_control: Token | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def fail(self, reason: str, token: Token | None) -> RuleSyntaxError:
         if token is None:
@@ -277,6 +281,22 @@ class _Builder:
                 raise self.fail(f"unknown syscall for {machine}", part)
             self.mask[number // 32] |= 1 << (number % 32)
         self.syscall_added = True
+        if self.arch is None and self.kind is not None:
+            self._warn_mismatch(tok, machine)
+
+    def _warn_mismatch(self, tok: Token, machine: str) -> None:
+        """auditctl's "32/64 bit syscall mismatch": the names mean other numbers in 32-bit."""
+        compat = C.COMPAT_32.get(machine)
+        if compat is None:
+            return
+        for item in tok.text.split(","):
+            if not item or item == "all" or item[0].isdigit():
+                continue
+            if _syscalls.syscall_number(compat, item) != _syscalls.syscall_number(machine, item):
+                self.warnings.append(
+                    f"32/64 bit syscall mismatch for {item!r}: add -F arch=b64 or -F arch=b32"
+                )
+                return
 
     # ---- -F ------------------------------------------------------------------------------
     def opt_F(self, tok: Token) -> None:
@@ -465,6 +485,10 @@ class _Builder:
             raise self.fail("watch path too long", value)
         if not path.startswith("/"):
             raise self.fail("relative watch path: the path must start with '/'", value)
+        if ".." in path:
+            self.warnings.append(f"relative path notation is not supported: {path}")
+        if "*" in path or "?" in path:
+            self.warnings.append(f"wildcard notation is not supported: {path}")
         base = os.path.basename(path.rstrip("/")) or "/"
         if len(encode_string(base)) > C.MAX_NAME_LEN:
             raise self.fail(f"watch path's last component is longer than {C.MAX_NAME_LEN}", value)
@@ -668,7 +692,7 @@ class _Builder:
             mask = [C.U32_MAX] * C.BITMASK_WORDS
         flags = self.filter_list | (C.FILTER_PREPEND if self.prepend else 0)
         rule = AuditRule(flags, self.action, tuple(mask), tuple(self.fields))
-        return RuleCommand(self.kind, rule=rule, text=self.text)
+        return RuleCommand(self.kind, rule=rule, text=self.text, warnings=tuple(self.warnings))
 
 
 #: Option letter -> the builder method handling it (table-driven dispatch).

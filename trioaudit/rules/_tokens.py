@@ -27,14 +27,27 @@ _DQ_ESCAPABLE = frozenset('"\\$`\n')
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """A word of a rule line and the 0-based column where it starts."""
+    """A word of a rule line and the 0-based column where it starts.
+
+    ``offsets`` maps each character of :attr:`text` to its column in the source
+    line when quoting or escapes made them differ (None when they do not), so a
+    slice of a quoted token still points at the right place.
+    """
 
     text: str
     column: int
+    offsets: tuple[int, ...] | None = None
 
     def sub(self, start: int, end: int | None = None) -> Token:
-        """A slice of this token, keeping columns right when the token had no quoting."""
-        return Token(self.text[start:end], self.column + start)
+        """A slice of this token, with the column of its first character in the source."""
+        text = self.text[start:end]
+        offsets = self.offsets[start:end] if self.offsets is not None else None
+        if offsets is not None:
+            column = (
+                offsets[0] if offsets else (self.offsets[-1] + 1 if self.offsets else self.column)
+            )
+            return Token(text, column, offsets)
+        return Token(text, self.column + start)
 
 
 def tokenize(text: str, dialect: Dialect = "shell") -> list[Token]:
@@ -48,6 +61,12 @@ def tokenize(text: str, dialect: Dialect = "shell") -> list[Token]:
     return _split_shell(text)
 
 
+def _token(word: list[str], cols: list[int], start: int) -> Token:
+    text = "".join(word)
+    plain = cols == list(range(start, start + len(text)))
+    return Token(text, cols[0] if cols else start, None if plain else tuple(cols))
+
+
 def _split_auditctl(text: str) -> list[Token]:
     tokens: list[Token] = []
     i, n = 0, len(text)
@@ -57,14 +76,17 @@ def _split_auditctl(text: str) -> list[Token]:
             continue
         start = i
         word: list[str] = []
+        cols: list[int] = []
         while i < n and text[i] != " ":
             if text[i] == "\\" and i + 1 < n and text[i + 1] in " \\":
                 word.append(text[i + 1])
+                cols.append(i + 1)
                 i += 2
                 continue
             word.append(text[i])
+            cols.append(i)
             i += 1
-        tokens.append(Token("".join(word), start))
+        tokens.append(_token(word, cols, start))
     return tokens
 
 
@@ -77,12 +99,14 @@ def _split_shell(text: str) -> list[Token]:
             continue
         start = i
         word: list[str] = []
+        cols: list[int] = []
         while i < n and not text[i].isspace():
             ch = text[i]
             if ch == "\\":
                 if i + 1 >= n:
                     raise RuleSyntaxError("trailing backslash", token="\\", column=i, text=text)
                 word.append(text[i + 1])
+                cols.append(i + 1)
                 i += 2
             elif ch == "'":
                 end = text.find("'", i + 1)
@@ -91,6 +115,7 @@ def _split_shell(text: str) -> list[Token]:
                         "unterminated single quote", token=text[i:], column=i, text=text
                     )
                 word.append(text[i + 1 : end])
+                cols.extend(range(i + 1, end))
                 i = end + 1
             elif ch == '"':
                 i += 1
@@ -107,12 +132,15 @@ def _split_shell(text: str) -> list[Token]:
                         break
                     if text[i] == "\\" and i + 1 < n and text[i + 1] in _DQ_ESCAPABLE:
                         word.append(text[i + 1])
+                        cols.append(i + 1)
                         i += 2
                         continue
                     word.append(text[i])
+                    cols.append(i)
                     i += 1
             else:
                 word.append(ch)
+                cols.append(i)
                 i += 1
-        tokens.append(Token("".join(word), start))
+        tokens.append(_token(word, cols, start))
     return tokens
