@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def test_log_parser_never_raises_anything_else(text: str) -> None:
             record = parse_log_line(candidate)
         except RecordParseError:
             continue
-        assert isinstance(record.raw_fields, dict)
+        assert isinstance(record.raw_fields, Mapping)
         record.fields  # noqa: B018 - interpretation must not raise either
 
 
@@ -236,3 +237,11 @@ def test_absurd_stamps_are_rejected(stamp: str) -> None:
     with pytest.raises(RecordParseError):
         parse_kernel_record(1300, f"audit({stamp}): x=1")
     assert parse_kernel_record(1300, "audit(253402300799.999:1): x=1").sequence == 1
+
+
+def test_field_mappings_are_read_only() -> None:
+    record = parse_log_line('type=CWD msg=audit(1.000:1): cwd="/root"')
+    with pytest.raises(TypeError):
+        record.raw_fields["cwd"] = "x"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        record.fields["cwd"] = "x"  # type: ignore[index]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class AuditRecord:
         if cached is None:
             from ._records import decode_fields
 
-            cached = decode_fields(self.type, self.items)
+            cached = MappingProxyType(decode_fields(self.type, self.items))
             self._cache["raw"] = cached
         return cached
 
@@ -105,7 +106,7 @@ class AuditRecord:
         if cached is None:
             from ._interpret import default_interpreter
 
-            cached = default_interpreter().interpret(self)
+            cached = MappingProxyType(default_interpreter().interpret(self))
             self._cache["fields"] = cached
         return cached
 
