@@ -246,3 +246,15 @@ def test_log_lines_with_hostile_values_render_safely(value: bytes, node: str) ->
     reassembler = Reassembler()
     (event,) = reassembler.feed(record, 0.0) + reassembler.flush_all()
     check_outputs(event)
+
+
+# ---- regressions found by the atheris harnesses ------------------------------------
+
+
+def test_regression_sockaddr6_with_out_of_range_flowinfo() -> None:
+    # fuzz/fuzz_interpret.py: sin6_flowinfo > 20 bits made getnameinfo() raise OverflowError.
+    data = bytes.fromhex("0a000000000002800000000000000000") + b"\xff" * 48
+    event = one_event(SOCKADDR, f"saddr={data.hex().upper()}")
+    fields = INTERPRETER.interpret(event.records[0])
+    assert fields["saddr"].startswith("{ saddr_fam=inet6 laddr=") and "lport=0" in fields["saddr"]
+    check_outputs(event)

@@ -158,3 +158,15 @@ def test_rules_files_only_raise_syntax_errors(lines: list[str]) -> None:
     for command in parsed.commands:
         if command.rule is not None:
             assert decode_rule(encode_rule(command.rule)) == command.rule
+
+
+# ---- regressions found by the atheris harnesses ------------------------------------
+
+
+def test_regression_nul_in_user_name_is_a_syntax_error() -> None:
+    # fuzz/fuzz_rules.py: pwd.getpwnam() raised ValueError("embedded null byte").
+    for text in ("-a always,exit -F arch=b64 -S openat -F auid>=\0-a", "-a always,exit -F gid=a\0"):
+        try:
+            parse_command(text)
+        except RuleSyntaxError:
+            continue

@@ -35,6 +35,9 @@ from ._tables import auparse as T
 
 __all__ = ["PRINTERS", "Context", "escape_tty", "print_escaped", "unescape_hex"]
 
+#: ``sin6_flowinfo`` carries a 20-bit flow label.
+_FLOW_LABEL_MASK = 0xFFFFF
+
 
 @dataclass(slots=True)
 class Context:
@@ -467,12 +470,15 @@ def print_sockaddr(value: str, ctx: Context) -> str:
             return f"{{ saddr_fam={fam} sockaddr6 len too short }}"
         port = struct.unpack_from(">H", data, 2)[0]
         flow, scope = struct.unpack_from("<II", data, 4)[0], struct.unpack_from("<I", data, 24)[0]
+        # Only the 20-bit flow label is meaningful (Python refuses wider values);
+        # it does not change a numeric host anyway.
+        flow &= _FLOW_LABEL_MASK
         addr = socket.inet_ntop(socket.AF_INET6, data[8:24])
         try:
             host, _ = socket.getnameinfo(
                 (addr, port, flow, scope), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
             )
-        except OSError:
+        except (OSError, OverflowError):
             return f"{{ saddr_fam={fam} (error resolving addr) }}"
         return f"{{ saddr_fam={fam} laddr={host} lport={port} }}"
     if family == 16:

@@ -61,14 +61,14 @@ _INT32_MIN = -(1 << 31)
 def _lookup_uid(name: str) -> int | None:
     try:
         return pwd.getpwnam(name).pw_uid
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL in the name (found by fuzzing)
         return None
 
 
 def _lookup_gid(name: str) -> int | None:
     try:
         return grp.getgrnam(name).gr_gid
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL in the name (found by fuzzing)
         return None
 
 
