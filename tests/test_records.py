@@ -145,7 +145,6 @@ def test_invalid_utf8_survives_as_surrogates() -> None:
         "garbage",
         "type=SYSCALL msg=audit(abc): x=1",
         "type=SYSCALL msg=audit(1.2): x=1",
-        "type=NOSUCHTYPE msg=audit(1.000:1): x=1",
     ],
 )
 def test_garbage_raises_record_parse_error(line: str) -> None:
@@ -245,3 +244,8 @@ def test_field_mappings_are_read_only() -> None:
         record.raw_fields["cwd"] = "x"  # type: ignore[index]
     with pytest.raises(TypeError):
         record.fields["cwd"] = "x"  # type: ignore[index]
+
+
+def test_unknown_type_names_are_kept() -> None:
+    record = parse_log_line("type=NEWER_THING msg=audit(1.000:1): x=1")
+    assert (record.type, record.type_name, record.raw_fields["x"]) == (0, "NEWER_THING", "1")

@@ -41,6 +41,7 @@ from ._msgtypes import LOG_NAME_OVERRIDES, AuditMessageType
 __all__ = [
     "MAX_RECORD_LENGTH",
     "MAX_TIMESTAMP",
+    "UNKNOWN_TYPE_NUMBER",
     "RecordParseError",
     "decode_fields",
     "decode_value",
@@ -60,6 +61,9 @@ MAX_RECORD_LENGTH = 64 * 1024
 ENRICHMENT_SEPARATOR = "\x1d"
 
 _EXECVE = 1309
+
+#: ``type`` of log records whose type name we do not know (the name is kept).
+UNKNOWN_TYPE_NUMBER = 0
 
 #: Latest record time accepted (9999-12-31T23:59:59Z): beyond it a stamp cannot be
 #: rendered as a date, and no kernel clock gets there.
@@ -378,6 +382,11 @@ def parse_log_line(line: str | bytes) -> AuditRecord:
     if match is None:
         raise RecordParseError(f"not an audit.log record: {raw[:60]!r}")
     node, name, sec, ms, serial = match.groups()
-    number = type_number(name)
+    try:
+        number = type_number(name)
+    except RecordParseError:
+        # A type this version does not know (newer auditd/kernel): keep the
+        # record under its logged name, with number UNKNOWN_TYPE_NUMBER.
+        number = UNKNOWN_TYPE_NUMBER
     body, enriched = _split_enrichment(raw[match.end() :])
     return _make_record(number, name, sec, ms, serial, node, body, raw, enriched)
