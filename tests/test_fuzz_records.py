@@ -258,3 +258,17 @@ def test_regression_sockaddr6_with_out_of_range_flowinfo() -> None:
     fields = INTERPRETER.interpret(event.records[0])
     assert fields["saddr"].startswith("{ saddr_fam=inet6 laddr=") and "lport=0" in fields["saddr"]
     check_outputs(event)
+
+
+def test_regression_huge_negative_exit_is_wrapped_like_libauparse() -> None:
+    # fuzz/fuzz_records.py: os.strerror() raised OverflowError; libauparse passes a C int
+    # (checked against python3-audit: -4294967297 -> EPERM, -3000000000000 -> Unknown error).
+    body = "arch=c000003e syscall=2 success=no exit={} a0=1 items=0 pid=1"
+    for value, expected in (
+        ("-4294967297", "EPERM(Operation not permitted)"),
+        ("-3000000000000", "(null)(Unknown error 2112827392)"),
+        ("-2", "ENOENT(No such file or directory)"),
+    ):
+        event = one_event(SYSCALL, body.format(value))
+        assert INTERPRETER.interpret(event.records[0])["exit"] == expected
+        check_outputs(event)

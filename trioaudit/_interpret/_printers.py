@@ -243,8 +243,11 @@ def print_exit(value: str, ctx: Context) -> str:
     if number > (1 << 63) - 1 + negative:
         return _conv_error(value)
     if negative and number:
-        name = _machines.errno_name(number)
-        return f"{name if name else '(null)'}({os.strerror(number)})"
+        # libauparse passes the value to C ``int`` parameters: wrap as C does
+        # (found by fuzzing: os.strerror raised OverflowError on huge values).
+        code = as_int32(number)
+        name = _machines.errno_name(code)
+        return f"{name if name else '(null)'}({os.strerror(code)})"
     return value
 
 
