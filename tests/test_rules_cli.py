@@ -42,6 +42,9 @@ def test_add_list_delete_flush(
     assert main(["rules", "list"]) == exitcodes.OK
     assert capsys.readouterr().out == listing
 
+    assert main(["rules", "list", "-k", "two"]) == exitcodes.OK
+    assert capsys.readouterr().out == "-w /etc/hosts -p wa -k cli-two\n"
+
     assert main(["rules", "list", "--json"]) == exitcodes.OK
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and '"keys": ["cli-one"]' in lines[0]

@@ -63,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     listing = actions.add_parser("list", help="print the kernel's rules like auditctl -l")
     listing.add_argument("--json", action="store_true", help="one JSON object per rule")
+    listing.add_argument("-k", "--key", help="only rules whose key contains KEY (auditctl -l -k)")
     listing.set_defaults(func=_run_list)
 
     add = actions.add_parser("add", help="add rules (auditctl -a/-A/-w)")
@@ -146,13 +147,16 @@ async def _send_rule(client: AuditClient, rule: AuditRule, *, delete: bool) -> N
         raise
 
 
+def _key_matches(rule: AuditRule, key: str) -> bool:
+    """auditctl's key match: KEY is a substring of the rule's (joined) key field."""
+    return any(key in (f.string or "") for f in rule.fields if f.field == C.F_FILTERKEY)
+
+
 async def _flush(client: AuditClient, key: str | None) -> int:
-    """``auditctl -D [-k KEY]``: KEY matches as a substring of the rule's key field."""
+    """``auditctl -D [-k KEY]``."""
     count = 0
     for rule in await client.list_rules():
-        if key is not None and not any(
-            key in (f.string or "") for f in rule.fields if f.field == C.F_FILTERKEY
-        ):
+        if key is not None and not _key_matches(rule, key):
             continue
         await _send_rule(client, rule, delete=True)
         count += 1
@@ -170,6 +174,8 @@ def _run_in_client(body: Callable[[AuditClient], Any]) -> Any:
 # ---- list / add / delete / flush -------------------------------------------------------------
 def _run_list(args: argparse.Namespace) -> int:
     rules: list[AuditRule] = _run_in_client(_list_rules)
+    if args.key is not None:
+        rules = [rule for rule in rules if _key_matches(rule, args.key)]
     if args.json:
         for rule in rules:
             print(json.dumps(rule_to_json(rule)))
