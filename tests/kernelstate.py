@@ -148,29 +148,43 @@ def save() -> KernelState:
 
 
 def restore(state: KernelState) -> None:
-    """Put rules and settings back; unregister a pid that is ours or dead."""
+    """Put rules and settings back; unregister a pid that is ours or dead.
+
+    The status is restored even if putting the rules back fails, and a rule
+    that is already loaded again (``EEXIST``) is not an error.
+    """
     with RawAudit() as audit:
-        audit.delete_all_rules()
-        for blob in state.rules:
-            audit.request(AUDIT_ADD_RULE, blob)
-        current = audit.status()
-        if current["enabled"] == 2:
-            raise RuntimeError("audit became IMMUTABLE during the tests: reboot needed")
-        audit.set_status(
-            MASK_FAILURE | MASK_RATE | MASK_BACKLOG | MASK_WAIT,
-            failure=state.failure,
-            rate_limit=state.rate_limit,
-            backlog_limit=state.backlog_limit,
-            backlog_wait_time=state.backlog_wait_time,
-        )
-        holder = current["pid"]
-        if holder and holder != state.pid and not _alive(holder):
-            # A test's daemon died without unregistering. Only the holder may
-            # unregister, but a dead holder can be replaced: take the pid (the
-            # kernel's liveness probe of the dead one fails), then give it back.
-            audit.set_status(MASK_PID, pid=os.getpid())
-            audit.set_status(MASK_PID, pid=0)
-        audit.set_status(MASK_ENABLED, enabled=state.enabled)
+        try:
+            audit.delete_all_rules()
+            for blob in state.rules:
+                try:
+                    audit.request(AUDIT_ADD_RULE, blob)
+                except OSError as exc:
+                    if exc.errno != errno.EEXIST:
+                        raise
+        finally:
+            _restore_status(audit, state)
+
+
+def _restore_status(audit: RawAudit, state: KernelState) -> None:
+    current = audit.status()
+    if current["enabled"] == 2:
+        raise RuntimeError("audit became IMMUTABLE during the tests: reboot needed")
+    audit.set_status(
+        MASK_FAILURE | MASK_RATE | MASK_BACKLOG | MASK_WAIT,
+        failure=state.failure,
+        rate_limit=state.rate_limit,
+        backlog_limit=state.backlog_limit,
+        backlog_wait_time=state.backlog_wait_time,
+    )
+    holder = current["pid"]
+    if holder and holder != state.pid and not _alive(holder):
+        # A test's daemon died without unregistering. Only the holder may
+        # unregister, but a dead holder can be replaced: take the pid (the
+        # kernel's liveness probe of the dead one fails), then give it back.
+        audit.set_status(MASK_PID, pid=os.getpid())
+        audit.set_status(MASK_PID, pid=0)
+    audit.set_status(MASK_ENABLED, enabled=state.enabled)
 
 
 def _alive(pid: int) -> bool:

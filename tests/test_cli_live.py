@@ -70,7 +70,17 @@ def test_kernel_error_exit_code_and_message() -> None:
 
 def test_tail_count_one_prints_a_record(raw_audit: RawAudit) -> None:
     proc = subprocess.Popen(
-        [*CLI, "tail", "--count", "1", "--enable", "--duration", "20"],
+        [
+            *CLI,
+            "tail",
+            "--count",
+            "1",
+            "--enable",
+            "--duration",
+            "20",
+            "--filter",
+            "audit_rate_limit=123",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -82,10 +92,10 @@ def test_tail_count_one_prints_a_record(raw_audit: RawAudit) -> None:
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     (line,) = out.splitlines()
-    record = json.loads(line)
-    assert record["type"] == "CONFIG_CHANGE"
-    assert "audit_rate_limit=123" in record["text"]
-    assert isinstance(record["sequence"], int) and record["timestamp"].endswith("Z")
+    event = json.loads(line)
+    assert event["records"][0]["type"] == "CONFIG_CHANGE"
+    assert event["records"][0]["fields"]["audit_rate_limit"] == "123"
+    assert isinstance(event["sequence"], int) and event["timestamp"].endswith("Z")
     assert raw_audit.status()["pid"] == 0
     assert raw_audit.status()["enabled"] == 0
 

@@ -752,7 +752,11 @@ class AuditClient:
             max_open=DEFAULT_MAX_OPEN if max_open is None else max_open,
         )
         send, receive = trio.open_memory_channel[AuditEvent](queue_size)
-        async with self.records() as records, trio.open_nursery() as nursery:
+        async with (
+            self.records() as records,
+            _collapse_single_exception_group(),
+            trio.open_nursery() as nursery,
+        ):
             self._event_stream = (reassembler, EventStreamStatistics())
             nursery.start_soon(assemble_events, records, send, reassembler, self._event_stream[1])
             try:
@@ -1021,6 +1025,11 @@ async def _collapse_single_exception_group() -> AsyncIterator[None]:
     try:
         yield
     except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1 and not isinstance(group.exceptions[0], BaseExceptionGroup):
-            raise group.exceptions[0] from group.exceptions[0].__cause__
-        raise
+        # Nested nurseries (client, events()) nest groups: peel every layer
+        # that holds exactly one exception.
+        inner: BaseException = group
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        if inner is group:
+            raise
+        raise inner from inner.__cause__
