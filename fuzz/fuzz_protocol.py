@@ -36,7 +36,11 @@ def _datagram(fdp: atheris.FuzzedDataProvider, seqs: list[int]) -> bytes:
     parts = []
     for _ in range(fdp.ConsumeIntInRange(1, 4)):
         msg_type = fdp.PickValueInList(list(_REPLY_TYPES))
-        seq = fdp.PickValueInList(seqs) if seqs and fdp.ConsumeBool() else fdp.ConsumeInt(4) & 0xFFFFFFFF
+        seq = (
+            fdp.PickValueInList(seqs)
+            if seqs and fdp.ConsumeBool()
+            else fdp.ConsumeInt(4) & 0xFFFFFFFF
+        )
         if msg_type == 2:
             code = fdp.PickValueInList([0, -1, -17, -22, 5])
             echoed = _HEADER.pack(16, fdp.PickValueInList(list(_REQUEST_TYPES)), 5, seq, 0)
