@@ -137,11 +137,11 @@ def decode_value(name: str, value: str, record_type: int = 0) -> str:
     Quotes are removed; an unquoted hex value of a field that carries untrusted
     strings is decoded (bytes that are not UTF-8 survive as surrogate escapes).
     """
-    if value[0] == '"':
+    if value[:1] == '"':
         end = value.find('"', 1)
         return value[1:end] if end != -1 else value[1:]
     if name in _ESCAPED_NAMES or (
-        record_type == _EXECVE and name[0] == "a" and name != "argc" and "_len" not in name
+        record_type == _EXECVE and name[:1] == "a" and name != "argc" and "_len" not in name
     ):
         try:
             return bytes.fromhex(value).decode("utf-8", "surrogateescape")
