@@ -2,7 +2,9 @@
 
 For each corpus file (tests/data/rules/*.rules):
 
-1. ``auditctl -D`` then ``auditctl -R corpus`` loads every rule with the reference tool;
+1. the rules are flushed, then ``auditctl -R corpus`` loads every rule with the reference
+   tool, under ``strace``: each ``AUDIT_ADD_RULE`` payload auditctl sends must equal
+   ``parse_rule(line).to_bytes()`` (plus libaudit's NLMSG alignment padding);
 2. the kernel's blobs are read back with an independent raw netlink socket;
 3. each blob must equal ``parse_rule(line).as_listed().to_bytes()`` for the
    corresponding corpus line (pairing follows the kernel's list order: by filter
@@ -124,7 +126,14 @@ def corpus_dir() -> pathlib.Path:
 
 
 #: Totals across corpora, printed by the last test for the closing note.
-TOTALS = {"compared": 0, "matched": 0, "skipped": 0, "rendered": 0}
+TOTALS = {
+    "compared": 0,
+    "matched": 0,
+    "skipped": 0,
+    "rendered": 0,
+    "sent_compared": 0,
+    "sent_matched": 0,
+}
 
 
 @needs_auditctl
@@ -142,10 +151,24 @@ def test_corpus_bytes_and_listing_match_auditctl(
     raw_audit.delete_all_rules()
     rules_file = _write_rules(lines)
     try:
-        loaded = _auditctl("-R", rules_file)
+        if STRACE is not None:
+            # What auditctl sends, message by message, in file order: to_bytes() must be it.
+            sent = _sent_payloads(["-R", rules_file])
+            assert len(sent) == len(lines)
+            parsed = [parse_rule(line, dialect="auditctl").to_bytes() for line in lines]
+            differ = [
+                line
+                for line, ours_bytes, theirs in zip(lines, parsed, sent, strict=True)
+                if theirs != ours_bytes + b"\0" * (-len(ours_bytes) % 4)
+            ]
+            TOTALS["sent_compared"] += len(sent)
+            TOTALS["sent_matched"] += len(sent) - len(differ)
+            assert not differ, f"{len(differ)} differ from what auditctl sent: {differ[:3]}"
+        else:
+            loaded = _auditctl("-R", rules_file)
+            assert loaded.returncode == 0, loaded.stderr
     finally:
         os.unlink(rules_file)
-    assert loaded.returncode == 0, loaded.stderr
     blobs = raw_audit.rules()
     assert len(blobs) == len(lines)
 
@@ -183,7 +206,11 @@ def test_report_totals() -> None:
 
 
 #: strace decodes the nlmsghdr and prints the payload after it as a hex string.
-_SENDTO = re.compile(r'nlmsg_type=AUDIT_(?:ADD|DEL)_RULE[^}]*\}, "((?:\\x[0-9a-f]{2})+)"')
+#: It names the type only until it has cached the socket's protocol, then prints it in hex
+#: (0x3f3 = AUDIT_ADD_RULE, 0x3f4 = AUDIT_DEL_RULE).
+_SENDTO = re.compile(
+    r'nlmsg_type=(?:AUDIT_(?:ADD|DEL)_RULE|0x3f[34])\b[^}]*\}, "((?:\\x[0-9a-f]{2})+)"'
+)
 
 
 def _sent_payloads(args: list[str]) -> list[bytes]:
