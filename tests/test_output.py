@@ -87,3 +87,11 @@ def test_every_corpus_event_renders_in_every_format() -> None:
 def test_record_parse_then_dict_roundtrip() -> None:
     record = parse_log_line('type=CWD msg=audit(1.000:1): cwd="/root"')
     assert record.to_dict() == {"type": "CWD", "fields": {"cwd": "/root"}}
+
+
+def test_several_keys_are_listed() -> None:
+    joined = b"k1\x01k2".hex().upper()
+    record = parse_log_line(f"type=SYSCALL msg=audit(1.000:1): arch=c000003e key={joined}")
+    out = record.to_dict()
+    assert out["fields"]["key"] == "k1"
+    assert out["keys"] == ["k1", "k2"]

@@ -159,6 +159,11 @@ class AuditRecord:
             saddr = self.sockaddr
             if saddr is not None:
                 out["sockaddr"] = saddr
+            keys = [value for name, value in self.items if name == "key"]
+            if len(keys) > 1:
+                # One rule matched under several keys: "fields" shows the first
+                # (as libauparse's find_field), "keys" lists them all.
+                out["keys"] = self.raw_fields["key"].split("\x01")
         message = self.message
         if message is not None:
             out["msg"] = message
