@@ -139,7 +139,8 @@ async def _list_rules(client: AuditClient) -> list[AuditRule]:
 async def _send_rule(client: AuditClient, rule: AuditRule, *, delete: bool) -> None:
     try:
         if delete:
-            await client.delete_rule(rule)
+            # The kernel matches deletes on flags too and never keeps the prepend bit.
+            await client.delete_rule(rule.without_prepend())
         else:
             await client.add_rule(rule)
     except NetlinkError as exc:
