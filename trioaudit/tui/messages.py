@@ -1,0 +1,49 @@
+"""Messages from the audit source to the widgets (messages up, attributes down).
+
+The source posts them from trio code running as a guest on Textual's own
+asyncio loop, i.e. on the same thread, so ``App.post_message`` is a plain call.
+Events travel in batches: Textual's message queue is unbounded, so one
+message per event under a flood would grow memory and starve rendering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from .._event import AuditEvent
+from .model import StatusSnapshot
+
+
+@dataclass
+class EventsArrived(Message):
+    """A batch of reassembled events, oldest first."""
+
+    events: tuple[AuditEvent, ...]
+
+
+@dataclass
+class StatusUpdated(Message):
+    """A fresh status snapshot; only the newest matters, so older ones are replaced."""
+
+    snapshot: StatusSnapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatusUpdated)
+
+
+@dataclass
+class CommandFinished(Message):
+    """The kernel answered a command sent from the UI (``error`` is None on success)."""
+
+    description: str
+    error: str | None = None
+    result: object = field(default=None)
+
+
+@dataclass
+class SourceFailed(Message):
+    """The audit source stopped with an error (shown, never a crash)."""
+
+    error: str
