@@ -386,87 +386,107 @@ class _Builder:
         return None
 
     def _convert(self, number: int, op: int, name: Token, value: Token) -> RuleField:
-        what = name.text
-        text = value.text
         if number in C.STRING_FIELDS:
             return self._string_field(number, op, name, value)
-        converted: int | None
-        if number in C.UID_FIELDS:
-            converted = self._signed_or_unsigned(value, what)
+        converter = _CONVERTERS.get(number, _Builder._conv_number)
+        return RuleField(number, op, converter(self, number, name, value))
+
+    # One converter per field class; _CONVERTERS (below the class) maps fields to them.
+    def _conv_uid(self, number: int, name: Token, value: Token) -> int:
+        converted = self._signed_or_unsigned(value, name.text)
+        if converted is None:
+            converted = C.UNSET if value.text == "unset" else self.ctx.uid_of(value.text)
             if converted is None:
-                converted = C.UNSET if text == "unset" else self.ctx.uid_of(text)
-                if converted is None:
-                    raise self.fail("unknown user", value)
-        elif number in C.GID_FIELDS:
-            converted = self._signed_or_unsigned(value, what)
+                raise self.fail("unknown user", value)
+        return converted
+
+    def _conv_gid(self, number: int, name: Token, value: Token) -> int:
+        converted = self._signed_or_unsigned(value, name.text)
+        if converted is None:
+            converted = C.UNSET if value.text == "unset" else self.ctx.gid_of(value.text)
             if converted is None:
-                converted = C.UNSET if text == "unset" else self.ctx.gid_of(text)
-                if converted is None:
-                    raise self.fail("unknown group", value)
-        elif number == C.F_EXIT:
-            converted = self._signed_or_unsigned(value, what)
-            if converted is None:
-                negative = text.startswith("-")
-                errno = _syscalls.errno_number(text[1:] if negative else text)
-                if errno is None:
-                    raise self.fail("unknown errno name", value)
-                converted = (-errno if negative else errno) & C.U32_MAX
-        elif number == C.F_MSGTYPE:
-            if text[:1].isdigit():
-                converted = self._u32(_c_int(text), value, what)
-            else:
-                converted = _msgtypes.MSGTYPE_NUMBERS.get(text)
-                if not converted:
-                    raise self.fail("unknown message type", value)
-        elif number == C.F_ARCH:
-            converted = self._arch(value)
-        elif number == C.F_PERM:
-            converted = self._perm(value)
-            self.perm_added = True
-        elif number == C.F_FILETYPE:
-            # Names as auditctl; numbers too, because auditctl -l prints numbers.
-            if text[:1].isdigit():
-                converted = self._u32(_c_int(text), value, what)
-                if converted & ~C.S_IFMT:
-                    raise self.fail("filetype: not a file type (S_IF* bits only)", value)
-            else:
-                converted = _words.FILETYPE_NUMBERS.get(text)
-            if converted is None:
-                known = ", ".join(sorted(_words.FILETYPE_NUMBERS))
-                raise self.fail(f"unknown file type (one of {known})", value)
-        elif number == C.F_FSTYPE:
-            if text[:1].isdigit():
-                converted = self._u32(_c_int(text), value, what)
-            else:
-                converted = _words.FSTYPE_NUMBERS.get(text)
-                if converted is None:
-                    raise self.fail("unknown file system type", value)
-            self.fs_added = True
-        elif number in C.ARG_FIELDS:
-            converted = self._signed_or_unsigned(value, what)
-            if converted is None:
-                raise self.fail(f"{what}: value should be a number", value)
-        elif number == C.F_SESSIONID:
-            converted = self._signed_or_unsigned(value, what)
-            if converted is None:
-                if text != "unset":
-                    raise self.fail(f"{what}: value should be a number or 'unset'", value)
-                converted = C.UNSET
-        elif number == C.F_SADDR_FAM:
-            converted = self._u32(_c_int(text), value, what)
-            if converted >= C.AF_MAX:
-                raise self.fail(
-                    f"{what}: value is too large (address families < {C.AF_MAX})", value
-                )
-        else:
-            if not text[:1].isdigit():
-                raise self.fail(f"{what}: value should be a number", value)
-            converted = self._u32(_c_int(text), value, what)
-            if number == C.F_LOGINUID_SET and converted not in (0, 1):
-                raise self.fail("loginuid_set: value must be 0 or 1", value)
-            if number == C.F_FIELD_COMPARE and converted not in C.COMPARISONS:
-                raise self.fail("field_compare: unknown comparison number", value)
-        return RuleField(number, op, converted)
+                raise self.fail("unknown group", value)
+        return converted
+
+    def _conv_exit(self, number: int, name: Token, value: Token) -> int:
+        converted = self._signed_or_unsigned(value, name.text)
+        if converted is None:
+            negative = value.text.startswith("-")
+            errno = _syscalls.errno_number(value.text[1:] if negative else value.text)
+            if errno is None:
+                raise self.fail("unknown errno name", value)
+            converted = (-errno if negative else errno) & C.U32_MAX
+        return converted
+
+    def _conv_msgtype(self, number: int, name: Token, value: Token) -> int:
+        if value.text[:1].isdigit():
+            return self._u32(_c_int(value.text), value, name.text)
+        converted = _msgtypes.MSGTYPE_NUMBERS.get(value.text)
+        if not converted:
+            raise self.fail("unknown message type", value)
+        return converted
+
+    def _conv_arch(self, number: int, name: Token, value: Token) -> int:
+        return self._arch(value)
+
+    def _conv_perm(self, number: int, name: Token, value: Token) -> int:
+        self.perm_added = True
+        return self._perm(value)
+
+    def _conv_filetype(self, number: int, name: Token, value: Token) -> int:
+        # Names as auditctl; numbers too, because auditctl -l prints numbers.
+        if value.text[:1].isdigit():
+            converted = self._u32(_c_int(value.text), value, name.text)
+            if converted & ~C.S_IFMT:
+                raise self.fail("filetype: not a file type (S_IF* bits only)", value)
+            return converted
+        found = _words.FILETYPE_NUMBERS.get(value.text)
+        if found is None:
+            known = ", ".join(sorted(_words.FILETYPE_NUMBERS))
+            raise self.fail(f"unknown file type (one of {known})", value)
+        return found
+
+    def _conv_fstype(self, number: int, name: Token, value: Token) -> int:
+        self.fs_added = True
+        if value.text[:1].isdigit():
+            return self._u32(_c_int(value.text), value, name.text)
+        found = _words.FSTYPE_NUMBERS.get(value.text)
+        if found is None:
+            raise self.fail("unknown file system type", value)
+        return found
+
+    def _conv_arg(self, number: int, name: Token, value: Token) -> int:
+        converted = self._signed_or_unsigned(value, name.text)
+        if converted is None:
+            raise self.fail(f"{name.text}: value should be a number", value)
+        return converted
+
+    def _conv_sessionid(self, number: int, name: Token, value: Token) -> int:
+        converted = self._signed_or_unsigned(value, name.text)
+        if converted is None:
+            if value.text != "unset":
+                raise self.fail(f"{name.text}: value should be a number or 'unset'", value)
+            converted = C.UNSET
+        return converted
+
+    def _conv_saddr_fam(self, number: int, name: Token, value: Token) -> int:
+        converted = self._u32(_c_int(value.text), value, name.text)
+        if converted >= C.AF_MAX:
+            raise self.fail(
+                f"{name.text}: value is too large (address families < {C.AF_MAX})", value
+            )
+        return converted
+
+    def _conv_number(self, number: int, name: Token, value: Token) -> int:
+        """pid, ppid, pers, devmajor/minor, inode, success, loginuid_set, field_compare."""
+        if not value.text[:1].isdigit():
+            raise self.fail(f"{name.text}: value should be a number", value)
+        converted = self._u32(_c_int(value.text), value, name.text)
+        if number == C.F_LOGINUID_SET and converted not in (0, 1):
+            raise self.fail("loginuid_set: value must be 0 or 1", value)
+        if number == C.F_FIELD_COMPARE and converted not in C.COMPARISONS:
+            raise self.fail("field_compare: unknown comparison number", value)
+        return converted
 
     def _string_field(self, number: int, op: int, name: Token, value: Token) -> RuleField:
         size = len(encode_string(value.text))
@@ -694,6 +714,22 @@ class _Builder:
         rule = AuditRule(flags, self.action, tuple(mask), tuple(self.fields))
         return RuleCommand(self.kind, rule=rule, text=self.text, warnings=tuple(self.warnings))
 
+
+_Converter = Callable[[_Builder, int, Token, Token], int]
+#: Field number -> value converter; fields not listed are plain numbers (``_conv_number``).
+_CONVERTERS: dict[int, _Converter] = {
+    **{field: _Builder._conv_uid for field in C.UID_FIELDS},
+    **{field: _Builder._conv_gid for field in C.GID_FIELDS},
+    **{field: _Builder._conv_arg for field in C.ARG_FIELDS},
+    C.F_EXIT: _Builder._conv_exit,
+    C.F_MSGTYPE: _Builder._conv_msgtype,
+    C.F_ARCH: _Builder._conv_arch,
+    C.F_PERM: _Builder._conv_perm,
+    C.F_FILETYPE: _Builder._conv_filetype,
+    C.F_FSTYPE: _Builder._conv_fstype,
+    C.F_SESSIONID: _Builder._conv_sessionid,
+    C.F_SADDR_FAM: _Builder._conv_saddr_fam,
+}
 
 #: Option letter -> the builder method handling it (table-driven dispatch).
 _OPTIONS: dict[str, Callable[[_Builder, Token], None]] = {
