@@ -148,3 +148,34 @@ def test_rule_to_json_shape() -> None:
     assert data["arch"] == "i386"
     assert data["syscalls"] == ["close", "open"] or data["syscalls"] == ["open", "close"]
     assert data["keys"] == ["j"] and data["list"] == "exit"
+
+
+def test_load_dry_run_needs_no_kernel(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dry.rules"
+    path.write_text(
+        "-D -k old\n"
+        "-b 8192\n"
+        "-a always,exit -S open -k mismatch\n"
+        "-w /etc/../etc/passwd -p wa\n"
+        "-d always,exit -F arch=b64 -S openat -k gone\n"
+        "-e 2\n"
+    )
+    assert main(["rules", "load", str(path), "--dry-run"]) == exitcodes.OK
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "1: -D -k old",
+        "2: -b 8192",
+        "3: -a always,exit -S open -F key=mismatch",
+        "4: -w /etc/../etc/passwd -p wa",
+        "5: -d always,exit -F arch=b64 -S openat -F key=gone",
+        "6: -e 2",
+    ]
+    assert f"{path}:3: warning: 32/64 bit syscall mismatch" in err
+    assert f"{path}:4: warning: relative path notation" in err
+
+
+def test_add_refuses_a_delete_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "add", "-d always,exit -S all -k x"]) == exitcodes.USAGE
+    assert "rules add takes" in capsys.readouterr().err
