@@ -65,9 +65,12 @@ class AuditApp(App[None]):
     snapshot: reactive[StatusSnapshot | None] = reactive(None)
     """The latest status from the source."""
 
-    def __init__(self, source: AuditSource, *, ring_size: int = DEFAULT_RING_SIZE) -> None:
+    def __init__(
+        self, source: AuditSource, *, ring_size: int = DEFAULT_RING_SIZE, show_clock: bool = True
+    ) -> None:
         super().__init__()
         self.source = source
+        self.show_clock = show_clock
         self.ring_size = ring_size
         self._held: list[Any] = []
         self._held_count = 0
@@ -75,7 +78,7 @@ class AuditApp(App[None]):
 
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=True)
+        yield Header(show_clock=self.show_clock)
         yield StatusPanel(id="status")
         with Vertical(id="feed-box"):
             yield EventFeed(ring_size=self.ring_size, id="feed")
@@ -104,6 +107,13 @@ class AuditApp(App[None]):
 
     # ---- messages from the source ---------------------------------------------------
     def on_events_arrived(self, message: EventsArrived) -> None:
+        try:
+            self._take_events(message)
+        finally:
+            if message.consumed is not None:
+                message.consumed()
+
+    def _take_events(self, message: EventsArrived) -> None:
         if self.paused:
             self._held.extend(message.events)
             self._held_count += len(message.events)
@@ -265,6 +275,7 @@ def make_app(
     ring_size: int = DEFAULT_RING_SIZE,
     mode: str = "auto",
     loop_forever: bool = False,
+    show_clock: bool = True,
 ) -> AuditApp:
     """Build the app for the live kernel or for a replayed log (posting-style factory)."""
     source: AuditSource
@@ -272,4 +283,4 @@ def make_app(
         source = ReplaySource(replay, speed=speed, loop_forever=loop_forever)
     else:
         source = LiveSource(mode)  # type: ignore[arg-type]
-    return AuditApp(source, ring_size=ring_size)
+    return AuditApp(source, ring_size=ring_size, show_clock=show_clock)

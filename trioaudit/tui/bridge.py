@@ -175,7 +175,11 @@ class LiveSource:
                     for record in event.records
                 ):
                     self._refresh.set()
-                app.post_message(EventsArrived(tuple(batch)))
+                consumed = trio.Event()
+                app.post_message(EventsArrived(tuple(batch), consumed.set))
+                # Backpressure: one batch in Textual's queue at a time; a flood
+                # waits in the client's bounded queues, where drops are counted.
+                await consumed.wait()
 
     _delivered_events = 0
     _delivered_records = 0
@@ -255,6 +259,12 @@ class ReplaySource:
     def start(self, app: App[Any]) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(app))
 
+    async def _post(self, app: App[Any], batch: list[AuditEvent]) -> None:
+        """Post *batch* and wait until the app has handled it (backpressure)."""
+        consumed = asyncio.Event()
+        app.post_message(EventsArrived(tuple(batch), consumed.set))
+        await consumed.wait()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -295,16 +305,15 @@ class ReplaySource:
                 delay = due - time.monotonic()
                 if delay > 0:
                     if batch:
-                        app.post_message(EventsArrived(tuple(batch)))
+                        await self._post(app, batch)
                         batch = []
                     await asyncio.sleep(min(delay, 1.0))
             batch.append(event)
             delivered_events += 1
             delivered_records += len(event.records)
             if len(batch) >= MAX_BATCH:
-                app.post_message(EventsArrived(tuple(batch)))
+                await self._post(app, batch)
                 batch = []
-                await asyncio.sleep(0)
             now = time.monotonic()
             if now - last_report >= STATUS_INTERVAL:
                 app.post_message(
@@ -320,7 +329,7 @@ class ReplaySource:
                 delivered_events = delivered_records = 0
                 last_report = now
         if batch:
-            app.post_message(EventsArrived(tuple(batch)))
+            await self._post(app, batch)
         app.post_message(
             StatusUpdated(StatusSnapshot(mode="replay", source=os.path.basename(self.path)))
         )

@@ -8,6 +8,7 @@ message per event under a flood would grow memory and starve rendering.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from textual.message import Message
@@ -18,9 +19,16 @@ from .model import StatusSnapshot
 
 @dataclass
 class EventsArrived(Message):
-    """A batch of reassembled events, oldest first."""
+    """A batch of reassembled events, oldest first.
+
+    ``consumed`` is called by the app once the batch is handled: the source
+    posts its next batch only then, so at most one batch waits in Textual's
+    (unbounded) message queue and a flood backs up into the source's bounded
+    channels instead, where drops are counted.
+    """
 
     events: tuple[AuditEvent, ...]
+    consumed: Callable[[], object] | None = None
 
 
 @dataclass

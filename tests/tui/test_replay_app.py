@@ -1,0 +1,208 @@
+"""The dashboard driven by a replayed log: snapshots and pilot tests (no root needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gzip
+import re
+import resource
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Label
+
+from trioaudit.tui.app import AuditApp, make_app
+from trioaudit.tui.bridge import ReplaySource
+from trioaudit.tui.widgets.event_feed import EventFeed
+
+DATA = Path(__file__).parents[1] / "data" / "tui_replay.log"
+
+
+def on_asyncio(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on asyncio (Textual's loop), not on trio (the suite's default)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+SIZE = (140, 40)
+
+
+def replay_app(**kwargs: object) -> AuditApp:
+    return make_app(replay=str(DATA), speed=0, show_clock=False, **kwargs)  # type: ignore[arg-type]
+
+
+async def replayed(pilot: Pilot[None]) -> None:
+    source = pilot.app.source  # type: ignore[attr-defined]
+    assert isinstance(source, ReplaySource)
+    await source.finished.wait()
+    await pilot.pause(0.2)
+
+
+# ---- snapshots ----------------------------------------------------------------------------
+def test_snapshot_main_screen(snap_compare: object) -> None:
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=replayed)  # type: ignore[operator]
+
+
+def test_snapshot_filtered_feed(snap_compare: object) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await replayed(pilot)
+        await pilot.press("slash", *"key=exec success=no", "enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
+def test_snapshot_detail(snap_compare: object) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await replayed(pilot)
+        await pilot.press("slash", *"syscall=execve", "enter")
+        await pilot.press("home", "enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
+def test_snapshot_help(snap_compare: object) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await replayed(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
+# ---- behaviour ----------------------------------------------------------------------------
+@on_asyncio
+async def test_filter_hides_and_shows_and_reports_errors() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        everything = len(feed.shown)
+        assert everything == len(feed.ring) > 50
+        await pilot.press("slash", *"syscall=execve", "enter")
+        await pilot.pause()
+        assert 0 < len(feed.shown) < everything
+        assert all(event.syscall == "execve" for event in feed.shown)
+        box = app.query_one("#filter-input", Input)
+        box.value = "syscall=("
+        await pilot.pause()
+        error = app.query_one("#filter-error", Label)
+        assert error.display and "✗" in str(error.render())
+        box.value = ""
+        await pilot.pause()
+        assert len(feed.shown) == everything and not error.display
+
+
+@on_asyncio
+async def test_ring_is_bounded_and_clear_empties_it() -> None:
+    app = replay_app(ring_size=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        assert len(feed.ring) == 20 and feed.total > 20
+        assert len(feed.shown) <= 20 + 20 // 4
+        await pilot.press("c")
+        assert len(feed.ring) == 0 and feed.shown == []
+
+
+@on_asyncio
+async def test_pause_keeps_events_aside_and_resume_shows_them() -> None:
+    app = make_app(replay=str(DATA), speed=0.5, show_clock=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        feed = app.query_one(EventFeed)
+        before = len(feed.ring)
+        await replayed(pilot)
+        assert len(feed.ring) == before  # frozen while paused
+        held = app._held_count
+        assert held > 50
+        assert "PAUSED" in (app.query_one("#feed-box").border_subtitle or "")
+        await pilot.press("space")
+        await pilot.pause()
+        assert len(feed.ring) == before + held and app._held_count == 0
+
+
+@on_asyncio
+async def test_scrolling_up_stops_following_and_counts_new_events() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        await pilot.press("up", "up")
+        assert not feed.following
+        feed.add_events(list(feed.ring)[:3])
+        assert feed.unseen == 3
+        await pilot.pause()
+        subtitle = app.query_one("#feed-box").border_subtitle or ""
+        assert "3 new events" in subtitle
+        await pilot.press("end")
+        assert feed.following and feed.unseen == 0
+        assert feed.cursor == len(feed.shown) - 1
+
+
+@on_asyncio
+async def test_control_keys_are_refused_politely_in_replay() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        await pilot.press("e", "plus", "r")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]  # no dialog opened, nothing crashed
+
+
+@on_asyncio
+async def test_escape_sequences_from_audit_data_are_neutralised() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        lines = [feed.render_line(y).text for y in range(feed.size.height)]
+        assert not any("\x1b" in line for line in lines)
+
+
+def _flood_log(path: Path, events: int) -> None:
+    """*events* copies of the replay log's execve event with fresh serials."""
+    lines = DATA.read_text().splitlines()
+    stamp = re.compile(r"audit\((\d+\.\d+):(\d+)\)")
+    first_execve = next(line for line in lines if line.startswith("type=EXECVE"))
+    match = stamp.search(first_execve)
+    assert match is not None
+    group = [line for line in lines if match.group(0) in line]
+    with gzip.open(path, "wt") as out:
+        for serial in range(1, events + 1):
+            for line in group:
+                out.write(stamp.sub(f"audit(1795700000.000:{serial})", line) + "\n")
+
+
+@pytest.mark.slow
+@on_asyncio
+async def test_flood_of_100k_events_keeps_the_ring_bounded(tmp_path: Path) -> None:
+    log = tmp_path / "flood.log.gz"
+    _flood_log(log, 100_000)
+    app = make_app(replay=str(log), speed=0, show_clock=False, ring_size=10_000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        elapsed = time.monotonic() - started
+        assert feed.total == 100_000
+        assert len(feed.ring) == 10_000
+        assert len(feed.shown) <= 10_000 + 10_000 // 4
+        await pilot.press("up")  # still responsive
+        assert not feed.following
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    print(
+        f"\nTUI flood: 100,000 events in {elapsed:.1f}s "
+        f"({100_000 / elapsed:,.0f} events/s), peak RSS grew {grown / 1024:.0f} MiB"
+    )
