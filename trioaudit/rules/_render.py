@@ -72,19 +72,19 @@ def _arch_text(value: int, op: int) -> str:
     return f" -F arch{_sym(op)}{bits}"
 
 
-def _syscall_text(rule: AuditRule, machine: str | None) -> tuple[str, int]:
+def _syscall_text(rule: AuditRule, machine: str | None) -> str:
     if (rule.flags & C.FILTER_MASK) in _NO_SYSCALL_LISTS:
-        return "", 0
+        return ""
     if rule.all_syscalls:
-        return " -S all", C.BITMASK_WORDS - 1
+        return " -S all"
     names: list[str] = []
     for number in sorted(rule.syscalls):
         name = _syscalls.syscall_name(machine, number) if machine else None
         names.append(name if name is not None else str(number))
-    return (f" -S {','.join(names)}" if names else ""), len(names)
+    return f" -S {','.join(names)}" if names else ""
 
 
-def _field_text(f: RuleField, watch: bool, syscall_count: int) -> str:
+def _field_text(f: RuleField, watch: bool) -> str:
     field = f.field & ~C.OPERATORS
     op = _sym(f.op)
     name = C.FIELD_NAMES.get(field)
@@ -142,7 +142,6 @@ def render_rule(
         machine = os.uname().machine
     watch = is_watch(rule)
     parts: list[str] = []
-    syscall_count = 0
     if not watch:
         action = C.ACTION_NAMES.get(rule.action, _NULL)
         lst = C.LIST_NAMES.get(rule.flags & ~C.FILTER_PREPEND, _NULL)
@@ -156,12 +155,11 @@ def render_rule(
             machine = _syscalls.ARCH_BY_AUDIT_ARCH.get(arch)
         if rule.flags & C.FILTER_MASK == C.FILTER_URING_EXIT:
             machine = "io_uring"  # the io_uring list filters io_uring operations
-        text, syscall_count = _syscall_text(rule, machine)
-        parts.append(text)
+        parts.append(_syscall_text(rule, machine))
     for f in rule.fields:
         if f.field & ~C.OPERATORS == C.F_ARCH:
             continue
-        parts.append(_field_text(f, watch, syscall_count))
+        parts.append(_field_text(f, watch))
     return "".join(parts)
 
 
