@@ -42,7 +42,8 @@ def _workload() -> None:
 
 @pytest.fixture
 def rule() -> Iterator[tuple[str, ...]]:
-    subprocess.run(["auditctl", "-a", *RULE], check=True, capture_output=True)
+    # -A: first in the exit list, so a leftover "never" rule cannot shadow it.
+    subprocess.run(["auditctl", "-A", *RULE], check=True, capture_output=True)
     yield RULE
     subprocess.run(["auditctl", "-d", *RULE], capture_output=True)
 
