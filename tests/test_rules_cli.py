@@ -148,6 +148,9 @@ def test_rule_to_json_shape() -> None:
     assert data["arch"] == "i386"
     assert data["syscalls"] == ["close", "open"] or data["syscalls"] == ["open", "close"]
     assert data["keys"] == ["j"] and data["list"] == "exit"
+    exit_field = cli_rules.rule_to_json(parse_rule("-a always,exit -S all -F exit=-EPERM"))
+    assert exit_field["fields"][0]["text"] == "-F exit=-EPERM"
+    assert data["fields"][0]["text"] == "-F arch=b32"
 
 
 def test_load_dry_run_needs_no_kernel(

@@ -44,6 +44,7 @@ from ..rules import (
     render_rules,
 )
 from ..rules import _constants as C
+from ..rules._render import field_text
 from . import exitcodes
 
 __all__ = ["register", "rule_to_json"]
@@ -110,6 +111,7 @@ def rule_to_json(rule: AuditRule) -> dict[str, Any]:
             "op": C.OPERATOR_SYMBOLS.get(f.op, hex(f.op)),
         }
         entry["value"] = f.string if f.string is not None else f.value
+        entry["text"] = field_text(f, watch=False).strip()  # as auditctl -l shows it
         fields.append(entry)
     return {
         "list": rule.list_name,

@@ -36,7 +36,7 @@ from trioaudit._tables import rulewords as _words
 from trioaudit.rules import _constants as C
 from trioaudit.rules._model import AuditRule, RuleField
 
-__all__ = ["render_rule", "render_rules"]
+__all__ = ["field_text", "render_rule", "render_rules"]
 
 _NULL = "(null)"
 _WATCH_FIELDS = frozenset({C.F_PERM, C.F_FILTERKEY, C.F_DIR, C.F_WATCH})
@@ -82,6 +82,13 @@ def _syscall_text(rule: AuditRule, machine: str | None) -> str:
         name = _syscalls.syscall_name(machine, number) if machine else None
         names.append(name if name is not None else str(number))
     return f" -S {','.join(names)}" if names else ""
+
+
+def field_text(f: RuleField, *, watch: bool = False) -> str:
+    """One field as ``auditctl -l`` prints it (with its leading space), e.g. `` -F auid>=1000``."""
+    if f.field & ~C.OPERATORS == C.F_ARCH:
+        return _arch_text(f.value, f.op)
+    return _field_text(f, watch)
 
 
 def _field_text(f: RuleField, watch: bool) -> str:
