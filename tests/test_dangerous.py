@@ -195,3 +195,37 @@ def test_rules_file_with_irreversible_lines_is_refused(
         assert code != 0
         assert "--allow-irreversible" in captured.err
         assert "Traceback" not in captured.err
+
+
+# ---- TUI -----------------------------------------------------------------------------------
+
+
+def test_tui_offers_no_irreversible_action() -> None:
+    from trioaudit.tui.app import AuditApp
+
+    actions = " ".join(str(binding.action) for binding in AuditApp.BINDINGS).lower()
+    for word in ("immutable", "panic", "failure", "lock"):
+        assert word not in actions
+
+
+async def test_tui_commands_never_send_irreversible_settings(guard: list[str]) -> None:
+    from trioaudit.rules import RuleSyntaxError
+    from trioaudit.tui.bridge import Command, _run_command
+
+    async with open_audit_client("control") as client:
+        before = await client.get_status()
+        # The UI's enable toggle goes through a bool: any truthy value means "on".
+        await _run_command(client, Command("set_enabled", 2, "enable auditing"))
+        assert (await client.get_status()).enabled == 1
+        await _run_command(client, Command("set_enabled", before.enabled, "restore"))
+        # The rules view's "add" takes auditctl text: control options are not rules.
+        for text in ("-e 2", "-f 2", "--loginuid-immutable", "-e 1 -e 2"):
+            with pytest.raises(RuleSyntaxError):
+                await _run_command(client, Command("add_rule", text, f"add rule {text}"))
+        # There is no command for the irreversible settings at all.
+        for action in ("set_immutable", "set_failure", "set_feature", "request"):
+            with pytest.raises(ValueError, match="unknown command"):
+                await _run_command(client, Command(action, 2, action))
+        after = await client.get_status()
+    assert guard == []
+    assert (after.enabled, after.failure) == (before.enabled, before.failure)
