@@ -1,0 +1,86 @@
+"""``python -m benchmarks``: run the benchmarks, print the tables, update docs/benchmarks.md.
+
+Needs root, the live kernel and no running audit daemon; restores the audit
+settings it changes and deletes its own rules. ``--quick`` runs each benchmark
+in seconds (what the smoke test uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import _report, drain, parse
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+#: Full run: a flood, then paced rates (events/s); each storm lasts up to STORM_SECONDS.
+FULL_RATES = (0, 10_000, 30_000, 60_000)
+STORM_SECONDS = 3.0
+FLOOD_CALLS = 3_000_000
+FULL_PARSE_RECORDS = 1_000_000
+#: Quick (smoke) run: one small flood and a small corpus.
+QUICK_STORM = drain.StormSettings(count=20_000, seconds=1.0)
+QUICK_PARSE_RECORDS = 20_000
+SECTIONS = ("drain", "parse")
+
+
+def _storms(rates: list[int]) -> list[drain.StormSettings]:
+    return [
+        drain.StormSettings(
+            count=FLOOD_CALLS if rate == 0 else int(rate * STORM_SECONDS),
+            seconds=STORM_SECONDS,
+            rate=rate,
+        )
+        for rate in rates
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for smoke")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this part")
+    parser.add_argument(
+        "--rates",
+        help="comma-separated storm rates in events/s, 0 = unpaced flood "
+        f"(default {','.join(map(str, FULL_RATES))})",
+    )
+    parser.add_argument("--records", type=int, help="parse corpus size in records")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown to update")
+    parser.add_argument("--no-write", action="store_true", help="print only, do not write")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        print("benchmarks: needs root (NETLINK_AUDIT control)", file=sys.stderr)
+        return 77
+    only = args.only or list(SECTIONS)
+
+    def progress(message: str) -> None:
+        print(f"benchmarks: {message}", file=sys.stderr, flush=True)
+
+    sections: dict[str, str] = {"meta": _report.machine()}
+    if "drain" in only:
+        if args.rates:
+            storms = _storms([int(rate) for rate in args.rates.split(",")])
+        elif args.quick:
+            storms = [QUICK_STORM]
+        else:
+            storms = _storms(list(FULL_RATES))
+        sections["drain"] = _report.drain_section(drain.run(storms, progress=progress))
+    if "parse" in only:
+        target = args.records or (QUICK_PARSE_RECORDS if args.quick else FULL_PARSE_RECORDS)
+        records, results = parse.run(target, progress=progress)
+        sections["parse"] = _report.parse_section(records, results)
+    for name, body in sections.items():
+        print(f"\n## {name}\n\n{body}")
+    if not args.no_write:
+        _report.write(args.output, sections)
+        progress(f"wrote {args.output}")
+    if not drain.kernel_clean():
+        progress("WARNING: the kernel still holds a benchmark rule or a dead reader's pid")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
