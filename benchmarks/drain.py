@@ -465,6 +465,8 @@ def measure(reader: Reader, settings: StormSettings, storm: Path) -> ReaderResul
             end = last if last is not None else last_growth
             result.drain_seconds = max(end - start, result.storm_seconds)
             said = _diagnostics(workdir)
+            if int(extra.get("overflows", "0")):
+                said = "; ".join(filter(None, [said, f"{extra['overflows']} ENOBUFS"]))
             if said:
                 result.note = "; ".join(filter(None, [result.note, f"reader: {said}"]))
     except Exception as exc:
@@ -499,33 +501,37 @@ def _configure() -> None:
         control.set_status(_netlink.MASK_ENABLED, enabled=1)
 
 
-def wait_for_quiet(timeout: float) -> str:
-    """Wait until no other audit daemon runs and no foreign rule is loaded.
+def wait_for_quiet(timeout: float, baseline: frozenset[bytes] = frozenset()) -> str:
+    """Wait until no other audit daemon runs and no rule beyond ``baseline`` is loaded.
 
-    On a machine shared with test suites, foreign rules add records or (exclude
-    rules) suppress ours, and a registered daemon blocks our readers. Returns
-    "" when quiet, else a note describing what was still there at the timeout.
+    On a machine shared with test suites, rules loaded meanwhile add records or
+    (exclude rules) suppress ours, and a registered daemon blocks our readers.
+    Rules already there when the benchmark started are part of the setup
+    (reported in the document). Returns "" when quiet, else a note describing
+    what was still there at the timeout.
     """
     deadline = time.monotonic() + timeout
     while True:
         holder = _netlink.foreign_daemon()
-        others = foreign_rules()
+        others = len(foreign_rules() - baseline)
         if holder is None and others == 0:
             return ""
         if time.monotonic() >= deadline:
-            return f"{others} foreign rules" + (f", daemon pid {holder}" if holder else "")
+            return f"{others} rules added by others" + (f", daemon pid {holder}" if holder else "")
         time.sleep(QUIET_POLL)
 
 
 @contextlib.contextmanager
-def bench_kernel_state() -> Iterator[_netlink.Status]:
+def bench_kernel_state(
+    quiet_timeout: float = START_QUIET_TIMEOUT, baseline: frozenset[bytes] | None = None
+) -> Iterator[_netlink.Status]:
     """Configure the kernel for the benchmark and put it back afterwards.
 
     Other processes (test suites) may change rules concurrently on a shared
     machine, so this touches only what it owns: it deletes only its own rule
     (by key) and restores only the status fields it set.
     """
-    wait_for_quiet(START_QUIET_TIMEOUT)
+    wait_for_quiet(quiet_timeout, foreign_rules() if baseline is None else baseline)
     holder = _netlink.foreign_daemon()
     if holder is not None:
         raise RuntimeError(f"an audit daemon (pid {holder}) is running; not displacing it")
@@ -551,12 +557,15 @@ def run(
     _build.build("recv_loop")
     all_readers = readers()
     results: list[tuple[StormSettings, list[ReaderResult]]] = []
-    with bench_kernel_state():
+    baseline = foreign_rules()
+    if baseline:
+        progress(f"drain: {len(baseline)} rules were already loaded; they stay (noted)")
+    with bench_kernel_state(quiet_timeout, baseline):
         for settings in rates:
             row: list[ReaderResult] = []
             for reader in all_readers:
                 progress(f"drain: {settings.label}: {reader.name}")
-                busy = wait_for_quiet(quiet_timeout) if reader.start is not None else ""
+                busy = wait_for_quiet(quiet_timeout, baseline) if reader.start is not None else ""
                 try:
                     if reader.start is not None:
                         _configure()
@@ -581,10 +590,10 @@ def kernel_clean() -> bool:
     )
 
 
-def foreign_rules() -> int:
-    """Rules loaded by someone else (they add records, or exclude ours, during a run)."""
+def foreign_rules() -> frozenset[bytes]:
+    """Rules loaded by someone else (they may add records, or exclude ours)."""
     with _netlink.AuditControl() as control:
-        return sum(RULE_KEY.encode() not in blob for blob in control.rules())
+        return frozenset(blob for blob in control.rules() if RULE_KEY.encode() not in blob)
 
 
 __all__ = ["ReaderResult", "StormSettings", "foreign_rules", "kernel_clean", "readers", "run"]
