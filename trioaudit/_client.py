@@ -663,20 +663,24 @@ class AuditClient:
     async def delete_rule(self, rule: AuditRule | str) -> None:
         """Remove one rule (``auditctl -d/-W``); it must match a loaded rule exactly.
 
+        The prepend flag of an ``-A`` rule is dropped first: the kernel never
+        keeps it, so a delete request carrying it would match nothing.
+
         Raises:
             NetlinkError: ``ENOENT`` when no loaded rule matches.
         """
-        await self.request(T.DEL_RULE, _rule(rule).to_bytes(), operation="delete rule")
+        payload = _rule(rule).without_prepend().to_bytes()
+        await self.request(T.DEL_RULE, payload, operation="delete rule")
 
     async def delete_all_rules(self, *, key: str | None = None) -> int:
-        """Remove every rule (``auditctl -D``), or only those with filter key *key*.
+        """Remove every rule (``auditctl -D``), or those whose key contains *key* (``-D -k``).
 
         Returns:
             How many rules were removed.
         """
         removed = 0
         for rule in await self.list_rules():
-            if key is not None and key not in rule.keys:
+            if key is not None and not any(key in own for own in rule.keys):
                 continue
             await self.request(T.DEL_RULE, rule.to_bytes(), operation="delete rule")
             removed += 1
