@@ -41,6 +41,7 @@ from ._reassembly import Reassembler, ReassemblerStatistics
 from ._records import RecordParseError, parse_kernel_record, parse_log_line
 from ._status import AuditStatus, EnabledState, FailureMode, FeatureBitmap, StatusMask
 from ._version import __version__
+from .rules import AuditRule, RuleSyntaxError, parse_rule, parse_rules_file
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -56,6 +57,7 @@ __all__ = [
     "AuditProtocolError",
     "AuditRecord",
     "AuditReplyTimeout",
+    "AuditRule",
     "AuditStatus",
     "AuditUnsupported",
     "AuditUsageError",
@@ -74,6 +76,7 @@ __all__ = [
     "Reassembler",
     "ReassemblerStatistics",
     "RecordParseError",
+    "RuleSyntaxError",
     "SignalInfo",
     "StaticSystemDatabase",
     "StatusMask",
@@ -86,4 +89,6 @@ __all__ = [
     "parse_kernel_record",
     "parse_log",
     "parse_log_line",
+    "parse_rule",
+    "parse_rules_file",
 ]
