@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from tests.kernelstate import RawAudit
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.screens.confirm import ConfirmScreen
+from trioaudit.tui.screens.rules import RulesScreen
 from trioaudit.tui.widgets.event_feed import EventFeed
 from trioaudit.tui.widgets.status_panel import StatusTable
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]
 
 SIZE = (140, 40)
+ROOT = Path(__file__).parents[2]
+HOLDER = ROOT / "tests" / "daemon_holder.py"
 
 
 async def until(pilot: Pilot[None], condition: object, limit: float = 10.0) -> None:
@@ -27,6 +35,13 @@ async def until(pilot: Pilot[None], condition: object, limit: float = 10.0) -> N
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.05)
+
+
+def rendered_text(widget: StatusTable) -> str:
+    """The panel's table as plain text (what the user reads)."""
+    console = Console(width=SIZE[0], record=True, file=io.StringIO())
+    console.print(widget.render())
+    return console.export_text()
 
 
 async def connected(pilot: Pilot[None]) -> AuditApp:
@@ -86,8 +101,9 @@ def test_status_panel_shows_what_the_kernel_reports(raw_audit: RawAudit) -> None
             assert (status.rate_limit, status.backlog_limit) == (1234, 4321)
             assert status.failure == raw["failure"] and status.enabled == raw["enabled"]
             await pilot.pause(0.1)
-            text = str(app.query_one(StatusTable).render_lines(app.query_one(StatusTable).region))
+            text = rendered_text(app.query_one(StatusTable))
             assert "1234/s" in text and "/4321" in text
+            assert f"{raw['failure']} " in text and f"{raw['enabled']} " in text
             await pilot.press("q")
 
     asyncio.run(scenario())
@@ -129,3 +145,120 @@ def test_events_from_a_rule_appear_and_the_filter_hides_and_shows_them(
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_b_and_shift_b_change_the_backlog_limit(raw_audit: RawAudit) -> None:
+    raw_audit.set_status(16, backlog_limit=8192)
+
+    async def scenario() -> None:
+        app = make_app(show_clock=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await connected(pilot)
+            await pilot.press("b")
+            await until(pilot, lambda: raw_audit.status()["backlog_limit"] == 8192 + 1024)
+            await until(pilot, lambda: app.snapshot.status.backlog_limit == 9216)  # type: ignore[union-attr]
+            await pilot.press("B", "B")
+            await until(pilot, lambda: raw_audit.status()["backlog_limit"] == 8192 - 1024)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_rules_view_lists_adds_and_deletes_with_confirmation(raw_audit: RawAudit) -> None:
+    raw_audit.delete_all_rules()  # the fixture puts them back
+    rule = "-a always,exit -F arch=b64 -S execve -F key=trioaudit-tui-rules"
+
+    async def scenario() -> None:
+        app = make_app(show_clock=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await connected(pilot)
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, RulesScreen))
+            screen = app.screen
+            assert isinstance(screen, RulesScreen)
+            await pilot.press("a")
+            app.screen.query_one("#rule-input", Input).value = rule
+            await pilot.press("enter")
+            await until(pilot, lambda: len(raw_audit.rules()) == 1)
+            await until(pilot, lambda: len(screen.rules) == 1)
+            assert str(screen.rules[0]) == rule
+            options = screen.query_one("#rules-list", OptionList)
+            options.highlighted = 0
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert len(raw_audit.rules()) == 1  # nothing deleted before the answer
+            await pilot.press("y")
+            await until(pilot, lambda: raw_audit.rules() == [])
+            await until(pilot, lambda: screen.rules == [])
+            await pilot.press("escape", "q")
+
+    asyncio.run(scenario())
+
+
+def test_beside_a_running_daemon_the_tui_listens_on_multicast(raw_audit: RawAudit) -> None:
+    holder = subprocess.Popen([sys.executable, str(HOLDER)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        raw_audit.set_status(8, rate_limit=300)
+
+        async def scenario() -> None:
+            app = make_app(show_clock=False)
+            async with app.run_test(size=SIZE) as pilot:
+                await connected(pilot)
+                assert app.source.mode == "multicast"
+                assert "multicast" in app.sub_title
+                snapshot = app.snapshot
+                assert snapshot is not None and snapshot.status is not None
+                assert snapshot.status.pid == holder.pid and not snapshot.daemon_is_us
+                assert snapshot.daemon_name is not None and "python" in snapshot.daemon_name
+                await pilot.press("plus")  # control still works beside the daemon
+                await until(pilot, lambda: raw_audit.status()["rate_limit"] == 400)
+                await pilot.press("q")
+
+        asyncio.run(scenario())
+        assert raw_audit.status()["pid"] == holder.pid  # never displaced
+    finally:
+        holder.kill()
+        holder.wait()
+        raw_audit.set_status(4, pid=0)
+
+
+NOT_ROOT_SCRIPT = """
+import asyncio
+from trioaudit.tui.app import make_app
+from trioaudit.tui.screens.not_root import NotRootScreen
+
+async def main():
+    app = make_app(show_clock=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(100):
+            if isinstance(app.screen, NotRootScreen):
+                break
+            await pilot.pause(0.05)
+        print(type(app.screen).__name__)
+        await pilot.press("q")
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv is not installed")
+def test_without_privileges_a_screen_explains_and_offers_replay(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            sys.executable,
+            "-c",
+            NOT_ROOT_SCRIPT,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+    )
+    assert result.stdout.strip().splitlines()[-1:] == ["NotRootScreen"], result.stderr

@@ -260,6 +260,11 @@ class AuditApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    async def on_unmount(self) -> None:
+        # However the app ends (q, ctrl+q, a test leaving run_test), trio's
+        # guest run must finish before the host loop stops.
+        await self.source.stop()
+
     async def action_quit(self) -> None:
         if self._stopping:
             return
