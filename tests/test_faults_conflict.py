@@ -104,8 +104,9 @@ def test_cli_unicast_conflict_exit_code_and_auto_fallback(raw_audit: RawAudit) -
         send_user_message(tag.encode())
         out, err = tail.communicate(timeout=20)
         assert tail.returncode == 0, err
-        records = [json.loads(line) for line in out.splitlines()]
-        assert any(r["type"] == "USER" and tag in r["text"] for r in records), out[-2000:]
+        events = [json.loads(line) for line in out.splitlines()]
+        records = [record for event in events for record in event["records"]]
+        assert any(r["type"] == "USER" and tag in r.get("msg", "") for r in records), out[-2000:]
         assert raw_audit.status()["pid"] == holder.pid
 
 
