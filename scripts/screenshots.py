@@ -34,6 +34,15 @@ from trioaudit.tui.bridge import ReplaySource  # noqa: E402
 OUT = ROOT / "screenshots"
 REPLAY = ROOT / "tests" / "data" / "tui_replay.log"
 SIZE = (140, 40)
+#: Seconds the live shot waits for another audit daemon to go away (then it shoots in multicast).
+LIVE_WAIT = 60
+#: What the live shot runs under its temporary execve rule.
+LIVE_COMMANDS = (
+    ["/bin/true"],
+    ["/usr/bin/ls", "/nonexistent"],
+    ["/usr/bin/id"],
+    ["/usr/bin/uname", "-a"],
+)
 Script = Callable[[Pilot[None]], Awaitable[None]]
 
 
@@ -88,8 +97,13 @@ async def replay_shots() -> None:
 
 async def live_shot() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from kernelstate import restore, save
+    from kernelstate import foreign_daemon, restore, save
 
+    # Prefer the unicast picture: give another tool's daemon a moment to exit.
+    for _ in range(LIVE_WAIT):
+        if foreign_daemon() is None:
+            break
+        await asyncio.sleep(1.0)
     saved = save()
     rule = ["-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", "key=screenshot"]
     try:
@@ -98,7 +112,7 @@ async def live_shot() -> None:
         async def live(pilot: Pilot[None]) -> None:
             await pilot.pause(1.0)
             subprocess.run(["auditctl", *rule], check=True, capture_output=True)
-            for command in (["/bin/true"], ["ls", "/nonexistent"], ["id"], ["uname", "-a"]):
+            for command in LIVE_COMMANDS:
                 subprocess.run(command, capture_output=True)
                 await pilot.pause(0.3)
             await pilot.pause(2.5)

@@ -30,8 +30,8 @@ def _bar(used: int, limit: int, width: int = 20) -> Text:
 class StatusTable(Static):
     """The numbers, as a two-column grid of tables."""
 
-    snapshot: reactive[StatusSnapshot | None] = reactive(None)
-    """The latest snapshot (set by the app)."""
+    snapshot: reactive[StatusSnapshot | None] = reactive(None, layout=True)
+    """The latest snapshot (set by the app); its row count changes the panel's height."""
     lost_growing: reactive[bool] = reactive(False)
     """Whether the kernel's ``lost`` grew in the last interval."""
 
