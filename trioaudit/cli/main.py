@@ -22,10 +22,10 @@ from .._errors import (
     AuditPermissionError,
     AuditUsageError,
 )
-from . import control, exitcodes, tail
+from . import control, controlplane, exitcodes, parse, rules, tail
 
 #: Modules contributing subcommands, in the order ``--help`` lists them.
-SUBCOMMANDS = [control, tail]
+SUBCOMMANDS = [control, tail, rules, parse, controlplane]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,22 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.register(subparsers)
-    _register_optional(subparsers)
     return parser
-
-
-def _register_optional(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Subcommands whose modules are optional parts of the tree."""
-    import importlib
-
-    for name in ("rules", "parse", "controlplane"):
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        module.register(subparsers)
 
 
 def _diagnose(error: BaseException) -> None:
