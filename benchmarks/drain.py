@@ -189,7 +189,7 @@ def _count_events_reader(
     values = dict(re.findall(r"(\w+)=([\d.]+)", stdout))
     last = float(values.get("last", 0))
     return (
-        int(values.get("records", 0)),
+        int(values.get("keyed", 0)),
         last if last > 0 else None,
         {"events": values.get("events", "0")},
     )
