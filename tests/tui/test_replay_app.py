@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import gzip
 import re
 import resource
@@ -16,8 +17,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
+from trioaudit._event import AuditEvent
 from trioaudit.tui.app import AuditApp, make_app
-from trioaudit.tui.bridge import ReplaySource
+from trioaudit.tui.bridge import MAX_BATCH, ReplaySource
 from trioaudit.tui.widgets.event_feed import EventFeed
 
 DATA = Path(__file__).parents[1] / "data" / "tui_replay.log"
@@ -192,18 +194,39 @@ async def test_flood_of_100k_events_keeps_the_ring_bounded(tmp_path: Path) -> No
     _flood_log(log, 100_000)
     app = make_app(replay=str(log), speed=0, show_clock=False, ring_size=10_000)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    lags: list[float] = []
+
+    async def watch_lag() -> None:
+        """How late a 10 ms timer fires on the UI's loop: the app's responsiveness."""
+        while True:
+            ticked = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - ticked - 0.01)
+
     started = time.monotonic()
     async with app.run_test(size=SIZE) as pilot:
+        watcher = asyncio.get_running_loop().create_task(watch_lag())
         await replayed(pilot)
+        watcher.cancel()
         feed = app.query_one(EventFeed)
         elapsed = time.monotonic() - started
+        key_started = time.monotonic()
         assert feed.total == 100_000
         assert len(feed.ring) == 10_000
         assert len(feed.shown) <= 10_000 + 10_000 // 4
         await pilot.press("up")  # still responsive
+        key_latency = time.monotonic() - key_started
         assert not feed.following
+        gc.collect()
+        alive = sum(isinstance(o, AuditEvent) for o in gc.get_objects())
+        assert alive <= 10_000 + 10_000 // 4 + MAX_BATCH  # ring + filter view + one batch
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    lags.sort()
     print(
         f"\nTUI flood: 100,000 events in {elapsed:.1f}s "
-        f"({100_000 / elapsed:,.0f} events/s), peak RSS grew {grown / 1024:.0f} MiB"
+        f"({100_000 / elapsed:,.0f} events/s), peak RSS grew {grown / 1024:.0f} MiB, "
+        f"loop lag p50 {lags[len(lags) // 2] * 1000:.0f} ms / p99 "
+        f"{lags[len(lags) * 99 // 100] * 1000:.0f} ms / max {lags[-1] * 1000:.0f} ms "
+        f"({len(lags)} ticks), key after the flood {key_latency * 1000:.0f} ms, "
+        f"{alive:,} events alive at the end"
     )

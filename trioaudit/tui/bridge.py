@@ -45,6 +45,9 @@ from .model import StatusSnapshot
 BATCH_DELAY = 0.05
 #: Most events in one posted batch.
 MAX_BATCH = 2000
+#: A replay parses on Textual's own loop: it lets the UI run after this many events, so
+#: keys and repaints wait for a few milliseconds of parsing, not for a whole batch.
+REPLAY_YIELD_EVERY = 50
 #: Seconds between status refreshes.
 STATUS_INTERVAL = 1.0
 #: Commands queued from the UI before it is told to wait.
@@ -309,6 +312,8 @@ class ReplaySource:
                         batch = []
                     await asyncio.sleep(min(delay, 1.0))
             batch.append(event)
+            if len(batch) % REPLAY_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             delivered_events += 1
             delivered_records += len(event.records)
             if len(batch) >= MAX_BATCH:
