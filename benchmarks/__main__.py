@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(default {','.join(map(str, FULL_RATES))})",
     )
     parser.add_argument("--records", type=int, help="parse corpus size in records")
+    parser.add_argument("--readers", metavar="TEXT", help="drain: only readers whose name has TEXT")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown to update")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write")
     args = parser.parse_args(argv)
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             storms = [QUICK_STORM]
         else:
             storms = _storms(list(FULL_RATES))
-        sections["drain"] = _report.drain_section(drain.run(storms, progress=progress))
+        sections["drain"] = _report.drain_section(
+            drain.run(storms, progress=progress, only=args.readers)
+        )
     if "parse" in only:
         target = args.records or (QUICK_PARSE_RECORDS if args.quick else FULL_PARSE_RECORDS)
         records, results = parse.run(target, progress=progress)

@@ -301,10 +301,18 @@ def _start_tail(args: list[str]) -> Callable[[Path, StormSettings], Running]:
     return start
 
 
-def _start_events(workdir: Path, _settings: StormSettings) -> Running:
+def _start_app(what: str) -> Callable[[Path, StormSettings], Running]:
+    def start(workdir: Path, settings: StormSettings) -> Running:
+        return _start_events(workdir, settings, what)
+
+    return start
+
+
+def _start_events(workdir: Path, _settings: StormSettings, what: str = "events") -> Running:
     output = workdir / "progress"
+    script = str(Path(__file__).with_name("events_reader.py"))
     proc = subprocess.Popen(
-        [str(VENV_PYTHON), str(Path(__file__).with_name("events_reader.py")), str(output)],
+        [str(VENV_PYTHON), script, str(output), what],
         stdout=subprocess.PIPE,
         stderr=_stderr(workdir),
         cwd=REPO,
@@ -357,9 +365,19 @@ def readers() -> list[Reader]:
     except ImportError:
         has_events = False
     found.append(
-        Reader("client.events() trio app", _start_events)
+        Reader("client.events() trio app", _start_app("events"))
         if has_events
         else Reader("client.events() trio app", None, "n/a (not yet available)")
+    )
+    found.append(
+        Reader("client.records() trio app (no parsing)", _start_app("records"))
+        if has_events
+        else Reader("client.records() trio app (no parsing)", None, "n/a (not yet available)")
+    )
+    found.append(
+        Reader("client.records() batched receive_nowait", _start_app("records-batched"))
+        if has_events
+        else Reader("client.records() batched receive_nowait", None, "n/a (not yet available)")
     )
     return found
 
@@ -551,11 +569,12 @@ def run(
     *,
     progress: Callable[[str], None],
     quiet_timeout: float = 60.0,
+    only: str | None = None,
 ) -> list[tuple[StormSettings, list[ReaderResult]]]:
     """Run every reader under every storm; returns results grouped by storm."""
     storm = _build.build("storm")
     _build.build("recv_loop")
-    all_readers = readers()
+    all_readers = [r for r in readers() if only is None or only.lower() in r.name.lower()]
     results: list[tuple[StormSettings, list[ReaderResult]]] = []
     baseline = foreign_rules()
     if baseline:

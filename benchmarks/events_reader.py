@@ -6,7 +6,11 @@ appends a progress line to OUT every PROGRESS_EVERY events (so the orchestrator
 sees it still draining). Interrupted with SIGINT, it leaves the client cleanly
 (unregistering its pid) and prints ``events=<n> records=<n> keyed=<n> last=<monotonic>``.
 
-usage: python events_reader.py OUT
+With ``records`` as second argument it reads ``client.records()`` instead (raw
+records, no parsing): the transport's own ceiling; ``records-batched`` does the
+same taking every queued record per wakeup.
+
+usage: python events_reader.py OUT [events|records|records-batched]
 """
 
 from __future__ import annotations
@@ -22,18 +26,25 @@ import trioaudit
 
 #: The storm's events are syscall events; counted apart from other traffic.
 SYSCALL = 1300
+#: The benchmark rule's key as it appears in a storm event's SYSCALL record.
+KEY_MARK = 'key="trioaudit-bench"'
 #: Events between two progress lines.
 PROGRESS_EVENTS = 1024
 
 
-async def main(out: TextIO) -> None:
+async def main(out: TextIO, what: str) -> None:
+    if what in ("records", "records-batched"):
+        await count_records(out, batched=what == "records-batched")
+        return
     events = records = keyed = 0
     last = 0.0
+    client_: trioaudit.AuditClient | None = None
     try:
         async with (
             trioaudit.open_audit_client(mode="unicast") as client,
             client.events() as stream,
         ):
+            client_ = client
             async for event in stream:
                 events += 1
                 records += len(event.records)
@@ -45,8 +56,59 @@ async def main(out: TextIO) -> None:
                     out.flush()
     finally:
         print(f"events={events} records={records} keyed={keyed} last={last:.6f}", flush=True)
+        _report_statistics(client_)
+
+
+async def count_records(out: TextIO, *, batched: bool) -> None:
+    """The transport alone: raw records from ``client.records()``, not parsed.
+
+    ``batched`` takes everything queued per wakeup (``receive_nowait``) instead
+    of one record per ``async for`` step, which is one scheduler round each.
+    """
+    records = keyed = 0
+    last = 0.0
+    client_: trioaudit.AuditClient | None = None
+    try:
+        async with (
+            trioaudit.open_audit_client(mode="unicast") as client,
+            client.records() as stream,
+        ):
+            client_ = client
+            while True:
+                try:
+                    batch = [await stream.receive()]
+                except trio.EndOfChannel:
+                    break
+                while batched:
+                    try:
+                        batch.append(stream.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                for record in batch:
+                    records += 1
+                    if record.type == SYSCALL and KEY_MARK in record.text:
+                        keyed += 1
+                last = time.monotonic()
+                out.write(f"{records}\n")
+                out.flush()
+    finally:
+        print(f"events=0 records={records} keyed={keyed} last={last:.6f}", flush=True)
+        _report_statistics(client_)
+
+
+def _report_statistics(client: trioaudit.AuditClient | None) -> None:
+    """The client's own loss counters, on stderr (the benchmark shows them as notes)."""
+    if client is None:
+        return
+    stats = client.statistics()
+    print(
+        f"client: {stats.records_received} received, {stats.records_dropped} dropped "
+        f"(queue full), {stats.overflows} overflows (ENOBUFS)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
     with open(sys.argv[1], "w") as progress, contextlib.suppress(KeyboardInterrupt):
-        trio.run(main, progress)
+        trio.run(main, progress, sys.argv[2] if len(sys.argv) > 2 else "events")
