@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import io
+import os
+import pty
+import select
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -262,3 +270,42 @@ def test_without_privileges_a_screen_explains_and_offers_replay(tmp_path: Path) 
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
     )
     assert result.stdout.strip().splitlines()[-1:] == ["NotRootScreen"], result.stderr
+
+
+def test_console_script_runs_in_a_terminal_and_q_releases_the_pid(raw_audit: RawAudit) -> None:
+    """``trioaudit-tui`` itself, in a pseudo-terminal: it shows the status and quits on ``q``."""
+    script = Path(sys.executable).with_name("trioaudit-tui")
+    pid, fd = pty.fork()
+    if pid == 0:  # child: become the dashboard
+        os.environ["TERM"] = "xterm-256color"
+        os.execv(script, [str(script)])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    screen = bytearray()
+
+    def read_for(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    screen.extend(os.read(fd, 65536))
+                except OSError:  # the child closed the terminal
+                    return
+
+    try:
+        deadline = time.monotonic() + 10
+        while raw_audit.status()["pid"] != pid and time.monotonic() < deadline:
+            read_for(0.2)
+        assert raw_audit.status()["pid"] == pid  # the TUI became the audit daemon
+        read_for(1.5)
+        assert b"daemon pid" in screen and b"unicast" in screen
+        os.write(fd, b"q")
+        read_for(2.0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert raw_audit.status()["pid"] == 0  # q unregistered it
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)

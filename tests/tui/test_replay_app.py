@@ -6,6 +6,7 @@ import asyncio
 import functools
 import gc
 import gzip
+import json
 import re
 import resource
 import time
@@ -20,6 +21,7 @@ from textual.widgets import Input, Label
 from trioaudit._event import AuditEvent
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.bridge import MAX_BATCH, ReplaySource
+from trioaudit.tui.screens.detail import DetailScreen
 from trioaudit.tui.widgets.event_feed import EventFeed
 
 DATA = Path(__file__).parents[1] / "data" / "tui_replay.log"
@@ -103,6 +105,22 @@ async def test_filter_hides_and_shows_and_reports_errors() -> None:
         box.value = ""
         await pilot.pause()
         assert len(feed.shown) == everything and not error.display
+
+
+@on_asyncio
+async def test_detail_copies_the_event_as_json() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        await pilot.press("slash", *"syscall=execve", "enter", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        event = app.screen.event
+        await pilot.press("c")
+        assert json.loads(app.clipboard) == json.loads(json.dumps(event.to_dict()))
+        assert json.loads(app.clipboard)["records"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
 
 
 @on_asyncio

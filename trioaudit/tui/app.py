@@ -50,8 +50,8 @@ class AuditApp(App[None]):
         Binding(
             "minus", "rate_limit(-1)", f"Rate -{RATE_LIMIT_STEP}", id="rate-down", key_display="-"
         ),
-        Binding("b", "backlog_limit(1)", "Backlog +", id="backlog-up"),
-        Binding("B", "backlog_limit(-1)", "Backlog -", id="backlog-down"),
+        Binding("b", "backlog_limit(1)", f"Backlog +{BACKLOG_LIMIT_STEP}", id="backlog-up"),
+        Binding("B", "backlog_limit(-1)", f"Backlog -{BACKLOG_LIMIT_STEP}", id="backlog-down"),
         Binding("space", "pause", "Pause", id="pause", tooltip="Freeze the feed; events are kept"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("r", "rules", "Rules", id="rules"),
@@ -88,7 +88,7 @@ class AuditApp(App[None]):
                 id="filter-input",
             )
             yield Label("", id="filter-error")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter-input", Input).display = False

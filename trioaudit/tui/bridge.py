@@ -298,7 +298,7 @@ class ReplaySource:
         started = time.monotonic()
         first: float | None = None
         batch: list[AuditEvent] = []
-        delivered_events = delivered_records = 0
+        delivered_events = delivered_records = total = 0
         last_report = started
         for event in self._events():
             if first is None:
@@ -315,6 +315,7 @@ class ReplaySource:
             if len(batch) % REPLAY_YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             delivered_events += 1
+            total += 1
             delivered_records += len(event.records)
             if len(batch) >= MAX_BATCH:
                 await self._post(app, batch)
@@ -326,6 +327,7 @@ class ReplaySource:
                         StatusSnapshot(
                             mode="replay",
                             source=os.path.basename(self.path),
+                            replayed=total,
                             events_per_second=delivered_events / (now - last_report),
                             records_per_second=delivered_records / (now - last_report),
                         )
@@ -336,5 +338,12 @@ class ReplaySource:
         if batch:
             await self._post(app, batch)
         app.post_message(
-            StatusUpdated(StatusSnapshot(mode="replay", source=os.path.basename(self.path)))
+            StatusUpdated(
+                StatusSnapshot(
+                    mode="replay",
+                    source=os.path.basename(self.path),
+                    replayed=total,
+                    replay_done=True,
+                )
+            )
         )

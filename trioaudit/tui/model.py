@@ -31,6 +31,8 @@ class StatusSnapshot:
         records_per_second: Records delivered during the last interval.
         lost_per_second: Growth of the kernel's ``lost`` during the last interval.
         source: Where events come from (a file name in replay mode).
+        replayed: Events a replay has delivered so far (replay mode only).
+        replay_done: Whether the replay reached the end of its file.
     """
 
     mode: str
@@ -42,6 +44,8 @@ class StatusSnapshot:
     records_per_second: float = 0.0
     lost_per_second: float = 0.0
     source: str = "kernel"
+    replayed: int = 0
+    replay_done: bool = False
 
 
 ENABLED_WORDS = {0: "disabled", 1: "enabled", 2: "immutable (locked)"}

@@ -50,6 +50,10 @@ class StatusTable(Static):
         if status is None:
             left.add_row("source", safe(snap.source))
             left.add_row("mode", "replay (no kernel)")
+            left.add_row(
+                "replayed",
+                f"{snap.replayed:,} events" + (" (end of file)" if snap.replay_done else ""),
+            )
             left.add_row("events/s", f"{snap.events_per_second:,.0f}")
             left.add_row("records/s", f"{snap.records_per_second:,.0f}")
             return left
