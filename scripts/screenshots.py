@@ -105,12 +105,15 @@ async def live_shot() -> None:
             break
         await asyncio.sleep(1.0)
     saved = save()
-    rule = ["-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", "key=screenshot"]
+    # Only the commands this script runs (its children): nothing else of the machine's shows.
+    rule = ["-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", f"ppid={os.getpid()}"]
+    rule += ["-F", "key=screenshot"]
     try:
         subprocess.run(["auditctl", "-e", "1"], check=True, capture_output=True)
 
         async def live(pilot: Pilot[None]) -> None:
             await pilot.pause(1.0)
+            subprocess.run(["auditctl", "-e", "1"], check=True, capture_output=True)
             subprocess.run(["auditctl", *rule], check=True, capture_output=True)
             for command in LIVE_COMMANDS:
                 subprocess.run(command, capture_output=True)
