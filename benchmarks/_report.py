@@ -104,7 +104,11 @@ def drain_section(results: Sequence[tuple[StormSettings, Sequence[ReaderResult]]
         "*peak backlog* sampled every 50 ms; "
         "CPU % of one core over the same window; peak RSS = VmHWM. auditd does not write EOE "
         "records: its count is log lines + one EOE per SYSCALL line. trioaudit output goes to a "
-        "tmpfs file (counted afterwards) rather than /dev/null."
+        "tmpfs file (counted afterwards) rather than /dev/null. auditd runs `-n -s nochange` with "
+        "Debian's auditd.conf defaults (ENRICHED, `flush = INCREMENTAL_ASYNC`, `freq = 50`, "
+        "`priority_boost = 4`), its log on tmpfs and no plugins; trioaudit readers use their "
+        "defaults (8 MiB receive buffer, `tail --queue-size 65536`). The `client.*` rows are "
+        "`benchmarks/events_reader.py`."
     ]
     header = (
         "| reader | delivered/s | vs C loop | vs auditd | delivered / offered | lost | silent | "
