@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         target = args.records or (QUICK_PARSE_RECORDS if args.quick else FULL_PARSE_RECORDS)
         records, results = parse.run(target, progress=progress)
         sections["parse"] = _report.parse_section(records, results)
+    stamp = _report.provenance()
+    for name in SECTIONS:
+        if name in sections:
+            sections[name] = f"{stamp}\n\n{sections[name]}"
     for name, body in sections.items():
         print(f"\n## {name}\n\n{body}")
     if not args.no_write:

@@ -81,6 +81,13 @@ def machine() -> str:
     return "\n".join(f"- **{name}**: {value}" for name, value in items)
 
 
+def provenance() -> str:
+    """One line saying when and at which commit a section was measured."""
+    repo = Path(__file__).resolve().parent.parent
+    commit = _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
+    return f"*Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit {commit}.*"
+
+
 def _ratio(value: float, base: float | None) -> str:
     return f"{value / base:.2f}x" if base else "-"
 

@@ -14,6 +14,7 @@ Each tool then reads the whole corpus once, output to /dev/null:
 
 * ``trioaudit parse FILE`` (events, interpreted, JSON lines);
 * ``trioaudit parse --raw FILE`` (events, uninterpreted);
+* ``trioaudit parse --format text FILE`` (interpreted text, like ``ausearch -i``);
 * a libauparse walk (``auparse_walk.py`` under Debian's python3) that calls
   ``interpret_field`` on every field of every record;
 * ``ausearch -i -if FILE`` (events, interpreted, text).
@@ -232,6 +233,11 @@ def tools(corpus: Path) -> list[tuple[str, list[str] | None, str]]:
         (
             "trioaudit parse --raw",
             [*trioaudit, "--raw", str(corpus)] if parse_ok else None,
+            missing,
+        ),
+        (
+            "trioaudit parse --format text (like ausearch -i)",
+            [*trioaudit, "--format", "text", str(corpus)] if parse_ok else None,
             missing,
         ),
         (
