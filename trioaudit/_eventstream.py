@@ -12,9 +12,10 @@ parser and :class:`~trioaudit._reassembly.Reassembler`. One task:
 * sleeps no longer than the reassembler's next deadline, so events that never
   get an EOE (``CONFIG_CHANGE``, records outside a syscall) come out
   ``timeout`` seconds after their last record, not when traffic resumes;
-* sends completed events with a *blocking* ``send``: if the consumer is slow,
-  this task waits, the client's bounded record queue fills, and the reader
-  counts drops there. The reader itself never waits.
+* hands completed events over with ``send_nowait`` while the channel has room
+  and a blocking ``send`` only when it is full: if the consumer is slow, this
+  task waits, the client's bounded record queue fills, and the reader counts
+  drops there. The reader itself never waits.
 
 Records that do not parse are counted and logged, never fatal. When the
 record channel ends (the client closed), open events are flushed.
@@ -86,9 +87,26 @@ async def assemble_events(
                     continue
                 completed += reassembler.feed(parsed, now)
             completed += reassembler.flush_expired(now)
-            for event in completed:
-                await events.send(event)
-                stats.events += 1
-        for event in reassembler.flush_all():
+            await _deliver(events, completed, stats)
+        await _deliver(events, reassembler.flush_all(), stats)
+
+
+async def _deliver(
+    events: trio.MemorySendChannel[AuditEvent],
+    completed: list[AuditEvent],
+    stats: EventStreamStatistics,
+) -> None:
+    """Hand events over without a scheduler round each while the consumer has room.
+
+    ``await send()`` per event costs one trio checkpoint per event, and under a
+    flood that alone starves the pipeline (measured in docs/benchmarks.md);
+    ``send_nowait`` fills the channel's free space at once and only a full
+    channel makes this task wait (backpressure).
+    """
+    for event in completed:
+        try:
+            events.send_nowait(event)
+        except trio.WouldBlock:
             await events.send(event)
-            stats.events += 1
+        stats.events += 1
+    await trio.lowlevel.checkpoint()
