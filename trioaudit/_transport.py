@@ -37,8 +37,9 @@ from ._netlink import AUDIT_NLGRP_READLOG, NETLINK_AUDIT
 
 __all__ = ["DEFAULT_RCVBUF", "NetlinkAuditSocket", "Overflow", "open_netlink_audit_socket"]
 
-#: Default receive buffer: 8 MiB holds tens of thousands of records of slack.
-DEFAULT_RCVBUF = 8 * 1024 * 1024
+#: Default receive buffer: 32 MiB holds ~100,000 records of slack for bursts while the
+#: consumer catches up; the kernel only uses what is queued (no cost when idle).
+DEFAULT_RCVBUF = 32 * 1024 * 1024
 #: Largest datagram we accept; audit records are < 9 KiB, rule dumps < 64 KiB.
 MAX_DATAGRAM = 64 * 1024
 #: Datagrams drained per wake-up before yielding to other tasks.
