@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
@@ -170,6 +171,24 @@ async def test_scrolling_up_stops_following_and_counts_new_events() -> None:
         await pilot.press("end")
         assert feed.following and feed.unseen == 0
         assert feed.cursor == len(feed.shown) - 1
+
+
+@on_asyncio
+async def test_the_mouse_wheel_up_stops_following_too() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        assert feed.following
+        top = feed.scroll_offset.y
+        feed.post_message(events.MouseScrollUp(feed, 5, 5, 0, -1, 0, False, False, False))
+        await pilot.pause()
+        assert not feed.following and feed.scroll_offset.y < top
+        feed.add_events(list(feed.ring)[:2])
+        await pilot.pause()
+        assert feed.unseen == 2
+        await pilot.press("end")
+        assert feed.following and feed.unseen == 0
 
 
 @on_asyncio

@@ -13,8 +13,8 @@ Theory of operation
   screen are turned into text, so the cost per frame is O(visible rows), not
   O(events).
 * Following: while the cursor is on the last row the feed follows the tail.
-  Moving up stops following; new events are then counted ("N new") and End
-  resumes.
+  Moving up (keys or the mouse wheel) stops following; new events are then
+  counted ("N new") and End resumes.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -197,6 +198,12 @@ class EventFeed(ScrollView, can_focus=True):
 
     def watch_cursor(self) -> None:
         self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """The wheel up stops following, as moving the cursor up does (End resumes)."""
+        if self.shown and self.max_scroll_y > 0 and self.following:
+            self.following = False
+            self.post_message(self.Changed())
 
     # ---- actions --------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:
