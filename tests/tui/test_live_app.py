@@ -24,6 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from tests.kernelstate import RawAudit
+from trioaudit.tui import bridge
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.screens.confirm import ConfirmScreen
 from trioaudit.tui.screens.rules import RulesScreen
@@ -309,3 +310,23 @@ def test_console_script_runs_in_a_terminal_and_q_releases_the_pid(raw_audit: Raw
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_a_config_change_refreshes_the_panel_at_once(
+    raw_audit: RawAudit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the periodic refresh pushed out to a minute, only CONFIG_CHANGE can refresh it."""
+    raw_audit.set_status(1 | 8, enabled=1, rate_limit=0)
+
+    async def scenario() -> None:
+        app = make_app(show_clock=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await connected(pilot)
+            await pilot.pause(0.5)  # the first, immediate refresh is behind us
+            monkeypatch.setattr(bridge, "STATUS_INTERVAL", 60.0)
+            await pilot.pause(1.5)  # the pending one-second wait ends; now waits are a minute
+            subprocess.run(["auditctl", "-r", "777"], check=True, capture_output=True)  # noqa: ASYNC221
+            await until(pilot, lambda: app.snapshot.status.rate_limit == 777, limit=10)  # type: ignore[union-attr]
+            await pilot.press("q")
+
+    asyncio.run(scenario())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import gc
 import gzip
+import io
 import json
 import re
 import resource
@@ -15,17 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
 from trioaudit import parse_log
 from trioaudit._event import AuditEvent
+from trioaudit._status import AuditStatus
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.bridge import MAX_BATCH, ReplaySource
-from trioaudit.tui.messages import EventsArrived
+from trioaudit.tui.messages import EventsArrived, StatusUpdated
+from trioaudit.tui.model import StatusSnapshot
 from trioaudit.tui.screens.detail import DetailScreen
 from trioaudit.tui.widgets.event_feed import EventFeed
+from trioaudit.tui.widgets.status_panel import StatusPanel, StatusTable
 
 DATA = Path(__file__).parents[1] / "data" / "tui_replay.log"
 
@@ -307,3 +313,34 @@ async def test_feed_alone_keeps_up_with_tens_of_thousands_of_events_per_second()
         f"\nTUI feed alone: {len(events):,} events in {elapsed:.2f}s "
         f"({len(events) / elapsed:,.0f} events/s)"
     )
+
+
+@on_asyncio
+async def test_status_panel_words_bar_and_growing_lost() -> None:
+    """The live panel from made-up snapshots: words, backlog bar, lost highlighted with its rate."""
+    app = AuditApp(_SilentSource(), show_clock=False)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(StatusPanel)
+        table = app.query_one(StatusTable)
+        first = AuditStatus(enabled=1, failure=1, pid=4242, rate_limit=0, backlog_limit=100)
+        first = dataclasses.replace(first, lost=10, backlog=60)
+        app.post_message(StatusUpdated(StatusSnapshot(mode="unicast", status=first)))
+        await pilot.pause()
+        text = _plain(table)
+        assert "1 enabled" in text and "1 printk" in text and "unlimited" in text
+        assert "60/100" in text and "4242" in text
+        assert not panel.has_class("-lost-growing")
+        grown = dataclasses.replace(first, lost=510)
+        snapshot = StatusSnapshot(mode="unicast", status=grown, lost_per_second=500.0)
+        app.post_message(StatusUpdated(snapshot))
+        await pilot.pause()
+        assert panel.has_class("-lost-growing") and "510 (+500/s)" in _plain(table)
+        app.post_message(StatusUpdated(snapshot))  # same value again: no longer growing
+        await pilot.pause()
+        assert not panel.has_class("-lost-growing")
+
+
+def _plain(widget: StatusTable) -> str:
+    console = Console(width=SIZE[0], record=True, file=io.StringIO())
+    console.print(widget.render())
+    return console.export_text()
