@@ -191,6 +191,18 @@ def test_rules_view_lists_adds_and_deletes_with_confirmation(raw_audit: RawAudit
             await until(pilot, lambda: len(raw_audit.rules()) == 1)
             await until(pilot, lambda: len(screen.rules) == 1)
             assert str(screen.rules[0]) == rule
+            # The same rule again: the kernel says EEXIST, shown as an error, never a crash.
+            await pilot.press("a")
+            app.screen.query_one("#rule-input", Input).value = rule
+            await pilot.press("enter")
+
+            def refused() -> bool:
+                return any(
+                    n.severity == "error" and "EEXIST" in n.message for n in app._notifications
+                )
+
+            await until(pilot, refused)
+            assert len(raw_audit.rules()) == 1 and app.is_running
             options = screen.query_one("#rules-list", OptionList)
             options.highlighted = 0
             await pilot.press("d")
