@@ -27,6 +27,7 @@ from trioaudit._event import AuditEvent
 from trioaudit._status import AuditStatus
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.bridge import MAX_BATCH, ReplaySource
+from trioaudit.tui.main import main as tui_main
 from trioaudit.tui.messages import EventsArrived, StatusUpdated
 from trioaudit.tui.model import StatusSnapshot
 from trioaudit.tui.screens.detail import DetailScreen
@@ -344,3 +345,18 @@ def _plain(widget: StatusTable) -> str:
     console = Console(width=SIZE[0], record=True, file=io.StringIO())
     console.print(widget.render())
     return console.export_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--ring", "0"], "--ring must be at least 1"),
+        (["--replay", str(DATA), "--speed", "-1"], "--speed must be 0"),
+        (["--replay", "/nonexistent/audit.log"], "cannot read /nonexistent/audit.log"),
+    ],
+)
+def test_bad_arguments_are_refused_before_the_screen_is_taken(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert tui_main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -54,11 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments, before the screen is taken over (None: nothing)."""
+    if args.ring < 1:
+        return "--ring must be at least 1"
+    if args.speed < 0:
+        return "--speed must be 0 (as fast as possible) or more"
+    if args.replay is not None and not os.access(args.replay, os.R_OK):
+        return f"cannot read {args.replay}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trioaudit-tui`` console script."""
     args = build_parser().parse_args(argv)
-    if args.ring < 1:
-        print("trioaudit-tui: --ring must be at least 1", file=sys.stderr)
+    problem = _check(args)
+    if problem is not None:
+        print(f"trioaudit-tui: {problem}", file=sys.stderr)
         return 2
     from .app import make_app
 
