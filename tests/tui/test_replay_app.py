@@ -23,10 +23,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
 from trioaudit import parse_log
+from trioaudit._errors import AuditPermissionError
 from trioaudit._event import AuditEvent
 from trioaudit._status import AuditStatus
 from trioaudit.tui.app import AuditApp, make_app
-from trioaudit.tui.bridge import MAX_BATCH, ReplaySource
+from trioaudit.tui.bridge import MAX_BATCH, ReplaySource, _is_denial
 from trioaudit.tui.main import main as tui_main
 from trioaudit.tui.messages import EventsArrived, StatusUpdated
 from trioaudit.tui.model import StatusSnapshot
@@ -360,3 +361,10 @@ def test_bad_arguments_are_refused_before_the_screen_is_taken(
 ) -> None:
     assert tui_main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_denials_are_recognised_even_inside_exception_groups() -> None:
+    assert _is_denial(AuditPermissionError("needs CAP_AUDIT_CONTROL"))
+    assert _is_denial(ExceptionGroup("client", [ValueError(), PermissionError()]))
+    assert not _is_denial(ExceptionGroup("client", [ValueError()]))
+    assert not _is_denial(OSError("EINVAL"))

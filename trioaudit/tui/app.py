@@ -143,7 +143,7 @@ class AuditApp(App[None]):
             self.screen.action_reload()
 
     def on_source_failed(self, message: SourceFailed) -> None:
-        if "Permission" in message.error or "EPERM" in message.error:
+        if message.denied:
             self.push_screen(NotRootScreen(message.error))
         else:
             self.notify(

@@ -157,7 +157,8 @@ class LiveSource:
                         nursery.start_soon(self._poll_status, client, app)
                         nursery.start_soon(self._serve_commands, client, app)
             except Exception as exc:  # shown in the UI, never a crash
-                app.post_message(SourceFailed(f"{type(exc).__name__}: {exc}"))
+                denied = _is_denial(exc)
+                app.post_message(SourceFailed(f"{type(exc).__name__}: {exc}", denied=denied))
 
     async def _pump_events(self, client: AuditClient, app: App[Any]) -> None:
         async with client.events() as events:
@@ -222,6 +223,13 @@ class LiveSource:
             else:
                 app.post_message(CommandFinished(command.description, result=result))
             self._refresh.set()
+
+
+def _is_denial(exc: BaseException) -> bool:
+    """Whether *exc* (or any exception in its group) is the kernel refusing our privileges."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(PermissionError) is not None
+    return isinstance(exc, PermissionError)  # AuditPermissionError is one
 
 
 async def _run_command(client: AuditClient, command: Command) -> object:

@@ -52,6 +52,11 @@ class CommandFinished(Message):
 
 @dataclass
 class SourceFailed(Message):
-    """The audit source stopped with an error (shown, never a crash)."""
+    """The audit source stopped with an error (shown, never a crash).
+
+    ``denied`` means the kernel refused us for lack of privileges: the app then
+    explains what is missing and how to replay a log instead.
+    """
 
     error: str
+    denied: bool = False
