@@ -368,3 +368,22 @@ def test_denials_are_recognised_even_inside_exception_groups() -> None:
     assert _is_denial(ExceptionGroup("client", [ValueError(), PermissionError()]))
     assert not _is_denial(ExceptionGroup("client", [ValueError()]))
     assert not _is_denial(OSError("EINVAL"))
+
+
+@on_asyncio
+async def test_trimming_the_ring_does_not_move_what_the_reader_looks_at() -> None:
+    app = replay_app(ring_size=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        await pilot.press("up")
+        await pilot.pause()
+        assert not feed.following
+        top = int(feed.scroll_offset.y)
+        assert top >= 30  # the rows on screen survive the trim below
+        looked_at = feed.shown[top : top + 5]
+        feed.add_events(list(feed.ring)[:30])  # 90 shown > 60 + 15: the oldest 30 go
+        await pilot.pause()
+        assert len(feed.shown) == 60
+        top = int(feed.scroll_offset.y)
+        assert feed.shown[top : top + 5] == looked_at

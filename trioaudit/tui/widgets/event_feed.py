@@ -140,8 +140,10 @@ class EventFeed(ScrollView, can_focus=True):
                 self.shown.append(event)
                 added += 1
         overflow = len(self.shown) - self.ring_size
+        trimmed = 0
         if overflow > self.ring_size // 4:
             del self.shown[:overflow]
+            trimmed = overflow
             self.cursor = max(self.cursor - overflow, 0) if self.cursor >= 0 else -1
         if added:
             if self.following:
@@ -149,6 +151,10 @@ class EventFeed(ScrollView, can_focus=True):
             else:
                 self.unseen += added
         self._resize()
+        if trimmed and not self.following:
+            # Rows moved up by `trimmed`: keep the reader's rows where they are.
+            top = max(int(self.scroll_offset.y) - trimmed, 0)
+            self.call_after_refresh(self.scroll_to, y=top, animate=False)
 
     def set_filter(self, predicate: Predicate | None) -> None:
         """Show only events for which *predicate* holds (None: all)."""
