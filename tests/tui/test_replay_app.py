@@ -23,13 +23,14 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
 from trioaudit import parse_log
+from trioaudit._client import ClientStatistics
 from trioaudit._errors import AuditPermissionError
 from trioaudit._event import AuditEvent
 from trioaudit._status import AuditStatus
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.bridge import MAX_BATCH, ReplaySource, _is_denial
 from trioaudit.tui.main import main as tui_main
-from trioaudit.tui.messages import EventsArrived, StatusUpdated
+from trioaudit.tui.messages import EventsArrived, SourceFailed, StatusUpdated
 from trioaudit.tui.model import StatusSnapshot
 from trioaudit.tui.screens.detail import DetailScreen
 from trioaudit.tui.widgets.event_feed import EventFeed
@@ -337,7 +338,8 @@ async def test_status_panel_words_bar_and_growing_lost() -> None:
         app.post_message(StatusUpdated(snapshot))
         await pilot.pause()
         assert panel.has_class("-lost-growing") and "510 (+500/s)" in _plain(table)
-        app.post_message(StatusUpdated(snapshot))  # same value again: no longer growing
+        steady = dataclasses.replace(snapshot, lost_per_second=0.0)
+        app.post_message(StatusUpdated(steady))  # no growth since the last poll
         await pilot.pause()
         assert not panel.has_class("-lost-growing")
 
@@ -387,3 +389,65 @@ async def test_trimming_the_ring_does_not_move_what_the_reader_looks_at() -> Non
         assert len(feed.shown) == 60
         top = int(feed.scroll_offset.y)
         assert feed.shown[top : top + 5] == looked_at
+
+
+def _live_looking_app() -> AuditApp:
+    """The app as it looks live, without a kernel: a made-up status and the replay's events."""
+
+    class Posting(_SilentSource):
+        mode = "unicast"
+
+        def start(self, app: object) -> None:
+            assert isinstance(app, AuditApp)
+            status = AuditStatus(enabled=1, failure=1, pid=4242, rate_limit=500, backlog_limit=8192)
+            status = dataclasses.replace(status, lost=1234, backlog=3000, backlog_wait_time=15000)
+            client = ClientStatistics(
+                mode="unicast",
+                datagrams=5000,
+                bytes=1_000_000,
+                records_received=5000,
+                records_dropped=7,
+                overflows=1,
+                malformed=0,
+                foreign_senders=0,
+                unmatched_replies=0,
+                queue_used=0,
+                queue_size=10_000,
+            )
+            for lost, rate in ((1000, 0.0), (1234, 234.0)):
+                app.post_message(
+                    StatusUpdated(
+                        StatusSnapshot(
+                            mode="unicast",
+                            status=dataclasses.replace(status, lost=lost),
+                            daemon_name="trioaudit-tui",
+                            daemon_is_us=True,
+                            client=client,
+                            events_per_second=92.0,
+                            records_per_second=480.0,
+                            lost_per_second=rate,
+                        )
+                    )
+                )
+            app.post_message(EventsArrived(tuple(parse_log(DATA.read_text().splitlines()))))
+
+    return AuditApp(Posting(), show_clock=False)
+
+
+def test_snapshot_live_status_panel(snap_compare: object) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause(0.3)
+
+    assert snap_compare(_live_looking_app(), terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
+def test_snapshot_not_root_screen(snap_compare: object) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        error = "AuditPermissionError: AUDIT_GET refused (EPERM): needs CAP_AUDIT_CONTROL"
+        pilot.app.post_message(SourceFailed(error, denied=True))
+        await pilot.pause(0.2)
+        await pilot.press("e", "plus", "r")  # hidden and inert here
+        await pilot.pause(0.1)
+
+    app = AuditApp(_SilentSource(), show_clock=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]

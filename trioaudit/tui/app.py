@@ -76,6 +76,12 @@ class AuditApp(App[None]):
         self._held_count = 0
         self._stopping = False
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Behind the not-root screen only quitting makes sense: hide the other keys."""
+        if isinstance(self.screen, NotRootScreen):
+            return action == "quit"
+        return True
+
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header(show_clock=self.show_clock)

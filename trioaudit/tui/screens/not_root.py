@@ -38,4 +38,4 @@ class NotRootScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="not-root"):
             yield Static(EXPLANATION.format(error=escape(self.error)), markup=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)

@@ -99,7 +99,6 @@ class StatusPanel(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._events: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self._records: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
-        self._last_lost: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -114,10 +113,9 @@ class StatusPanel(Vertical):
         """Show *snapshot* (called by the app on each StatusUpdated)."""
         table = self.query_one(StatusTable)
         status = snapshot.status
-        growing = False
-        if status is not None:
-            growing = self._last_lost is not None and status.lost > self._last_lost
-            self._last_lost = status.lost
+        # The source measures the growth between its own polls: status messages
+        # replace each other in the queue, so the panel may not see every one.
+        growing = status is not None and snapshot.lost_per_second > 0
         table.lost_growing = growing
         table.snapshot = snapshot
         self.set_class(growing, "-lost-growing")
