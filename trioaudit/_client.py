@@ -871,12 +871,12 @@ class AuditClient:
         held = holder not in (0, os.getpid()) and _process_alive(holder)
         if mode == "unicast" or (mode == "auto" and not held):
             if held:
-                raise AuditDaemonRunning(holder, _process_name(holder))
+                raise AuditDaemonRunning(holder, process_name(holder))
             try:
                 await self.set_pid()
             except NetlinkError as exc:
                 if exc.errno == errno.EEXIST:
-                    raise AuditDaemonRunning(holder, _process_name(holder)) from None
+                    raise AuditDaemonRunning(holder, process_name(holder)) from None
                 raise
             return "unicast"
         self._sock.join_multicast()
@@ -957,7 +957,8 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _process_name(pid: int) -> str | None:
+def process_name(pid: int) -> str | None:
+    """The name of process *pid*, from /proc (None if it is gone or hidden)."""
     try:
         with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
             return comm.read().strip() or None

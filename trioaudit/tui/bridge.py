@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import trio
 from textual.app import App
 
-from .._client import AuditClient, ClientMode, open_audit_client
+from .._client import AuditClient, ClientMode, open_audit_client, process_name
 from .._event import AuditEvent
 from .._logparse import LogParser, open_log
 from .messages import CommandFinished, EventsArrived, SourceFailed, StatusUpdated
@@ -84,15 +84,6 @@ class AuditSource(Protocol):
 
     def command(self, command: Command) -> bool:
         """Queue *command*; False if it cannot be queued right now."""
-
-
-def process_name(pid: int) -> str | None:
-    """The name of process *pid*, from /proc (None if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
-            return comm.read().strip() or None
-    except OSError:
-        return None
 
 
 class LiveSource:
