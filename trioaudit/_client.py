@@ -703,7 +703,7 @@ class AuditClient:
         Under a flood, drain what is queued on each wake-up
         (``receive()`` once, then ``receive_nowait()`` until ``trio.WouldBlock``)
         rather than one ``async for`` step per record: each ``receive()`` is a
-        scheduler round, and the reader delivers up to 256 records per round
+        scheduler round, and the reader delivers up to 2048 records per round
         (see docs/benchmarks.md: 1.00x the C reader drained in batches, 0.13x
         one record per round).
 

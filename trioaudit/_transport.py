@@ -43,7 +43,7 @@ DEFAULT_RCVBUF = 32 * 1024 * 1024
 #: Largest datagram we accept; audit records are < 9 KiB, rule dumps < 64 KiB.
 MAX_DATAGRAM = 64 * 1024
 #: Datagrams drained per wake-up before yielding to other tasks.
-DEFAULT_MAX_BATCH = 256
+DEFAULT_MAX_BATCH = 2048
 _SO_RCVBUFFORCE = getattr(_stdlib_socket, "SO_RCVBUFFORCE", 33)
 _SOL_NETLINK = getattr(_stdlib_socket, "SOL_NETLINK", 270)
 _NETLINK_ADD_MEMBERSHIP = 1

@@ -5,8 +5,10 @@ events by ``client.events()``; ``--format``, ``--raw`` and ``--filter`` are
 shared with ``trioaudit parse`` (see docs/events.md and docs/filter.md).
 
 The reader task never waits for stdout: records queue in the client's bounded
-channel, and this command writes them in batches (everything queued, then one
-flush), so a slow terminal costs counted drops, not kernel-side loss.
+channel, and this command writes them in batches (what is queued, at most
+EVENTS_PER_TURN, then one flush from a worker thread), so a slow terminal or a
+flood costs counted drops in our queue, not kernel-side loss: every stage yields
+often enough for the reader to keep the socket drained.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from .._output import render_event
 from .parse import add_output_options
 
 log = logging.getLogger("trioaudit")
+
+#: Most events rendered per write: rendering is the costliest step, and between
+#: two turns of this loop the socket reader must get its turn (one thread).
+EVENTS_PER_TURN = 128
 
 _HEADER = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
 
@@ -143,7 +149,7 @@ async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | No
             try:
                 while remaining > 0:
                     batch = [await events.receive()]
-                    while True:
+                    while len(batch) < EVENTS_PER_TURN:
                         try:
                             batch.append(events.receive_nowait())
                         except trio.WouldBlock:
