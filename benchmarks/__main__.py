@@ -1,18 +1,22 @@
 """``python -m benchmarks``: run the benchmarks, print the tables, update docs/benchmarks.md.
 
-Needs root, the live kernel and no running audit daemon; restores the audit
-settings it changes and deletes its own rules. ``--quick`` runs each benchmark
-in seconds (what the smoke test uses).
+The drain and parse parts need root, the live kernel and no running audit
+daemon; they restore the audit settings they change and delete their own rules.
+The tui part (``--only tui``) replays a log into the app: no kernel, no root.
+``--quick`` runs each benchmark in seconds (what the smoke test uses).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
-from . import _report, drain, parse
+from trioaudit.tui.model import DEFAULT_RING_SIZE
+
+from . import _report, drain, parse, tui
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 #: Full run: a flood, then paced rates (events/s); each storm lasts up to STORM_SECONDS.
@@ -23,7 +27,12 @@ FULL_PARSE_RECORDS = 1_000_000
 #: Quick (smoke) run: one small flood and a small corpus.
 QUICK_STORM = drain.StormSettings(count=20_000, seconds=1.0)
 QUICK_PARSE_RECORDS = 20_000
-SECTIONS = ("drain", "parse")
+#: TUI under flood: a replay of at least this many events into the default ring.
+FULL_TUI = tui.TuiSettings(events=1_000_000, ring=DEFAULT_RING_SIZE, sample_interval=1.0)
+QUICK_TUI = tui.TuiSettings(events=5_000, ring=1_000, sample_interval=0.2)
+SECTIONS = ("drain", "parse", "tui")
+#: Sections that talk to the kernel (root, and a clean kernel afterwards).
+KERNEL_SECTIONS = ("drain", "parse")
 
 
 def _storms(rates: list[int]) -> list[drain.StormSettings]:
@@ -47,14 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         f"(default {','.join(map(str, FULL_RATES))})",
     )
     parser.add_argument("--records", type=int, help="parse corpus size in records")
+    parser.add_argument("--events", type=int, help="tui: replay at least this many events")
     parser.add_argument("--readers", metavar="TEXT", help="drain: only readers whose name has TEXT")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown to update")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("benchmarks: needs root (NETLINK_AUDIT control)", file=sys.stderr)
-        return 77
     only = args.only or list(SECTIONS)
+    kernel = any(name in only for name in KERNEL_SECTIONS)
+    if kernel and os.geteuid() != 0:
+        print("benchmarks: drain and parse need root (NETLINK_AUDIT control)", file=sys.stderr)
+        return 77
 
     def progress(message: str) -> None:
         print(f"benchmarks: {message}", file=sys.stderr, flush=True)
@@ -74,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         target = args.records or (QUICK_PARSE_RECORDS if args.quick else FULL_PARSE_RECORDS)
         records, results = parse.run(target, progress=progress)
         sections["parse"] = _report.parse_section(records, results)
+    if "tui" in only:
+        settings = QUICK_TUI if args.quick else FULL_TUI
+        if args.events:
+            settings = dataclasses.replace(settings, events=args.events)
+        result = tui.run(settings, progress=progress)
+        progress(tui.summary(result))
+        sections["tui"] = _report.tui_section(result)
     stamp = _report.provenance()
     for name in SECTIONS:
         if name in sections:
@@ -83,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         _report.write(args.output, sections)
         progress(f"wrote {args.output}")
-    if not drain.kernel_clean():
+    if kernel and not drain.kernel_clean():
         progress("WARNING: the kernel still holds a benchmark rule or a dead reader's pid")
         return 1
     return 0

@@ -4,8 +4,8 @@ Theory of operation
 -------------------
 Generated content lives between HTML comment markers, one pair per section
 (``<!-- drain:begin -->`` ... ``<!-- drain:end -->``). A run replaces only the
-sections it measured; everything outside markers -- hand-written analysis, the
-TUI flood section -- is preserved. A missing file or section is created from
+sections it measured; everything outside markers -- hand-written analysis --
+is preserved. A missing file or section is created from
 SKELETON / appended at the end.
 """
 
@@ -22,6 +22,8 @@ from pathlib import Path
 
 from .drain import BACKLOG_LIMIT, RECORDS_PER_EVENT, RULE, ReaderResult, StormSettings
 from .parse import ParseResult
+from .tui import SIZE as TUI_SIZE
+from .tui import TuiResult, percentile
 
 SKELETON = """\
 # Benchmarks
@@ -42,6 +44,11 @@ everything else is hand-written and preserved.
 
 <!-- parse:begin -->
 <!-- parse:end -->
+
+## TUI under flood
+
+<!-- tui:begin -->
+<!-- tui:end -->
 """
 
 MIB = 1024
@@ -85,7 +92,17 @@ def provenance() -> str:
     """One line saying when and at which commit a section was measured."""
     repo = Path(__file__).resolve().parent.parent
     commit = _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
-    return f"*Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit {commit}.*"
+    # Benchmarks measure the working tree: say so when the library differs from the commit.
+    dirty = subprocess.run(
+        ["git", "-C", str(repo), "diff", "--quiet", "HEAD", "--", "trioaudit"],
+        capture_output=True,
+        check=False,
+    ).returncode
+    extra = " plus uncommitted changes under `trioaudit/`" if dirty == 1 else ""
+    return (
+        f"*Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit "
+        f"{commit}{extra}.*"
+    )
 
 
 def _ratio(value: float, base: float | None) -> str:
@@ -169,6 +186,107 @@ def parse_section(records: int, results: Sequence[ParseResult]) -> str:
             f"{r.cpu_seconds:.2f} | {_mib(r.peak_rss_kib)} | {r.note} |"
         )
     return "\n".join(lines)
+
+
+#: Rows of the RSS-over-time table: every tenth of the run.
+TIMELINE_STEPS = 10
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}"
+
+
+def tui_section(result: TuiResult) -> str:
+    """The TUI flood: RSS over time, then the run's figures (see ``benchmarks/tui.py``)."""
+    s = result.settings
+    seed = Path(result.seed).name
+    intro = (
+        f"The real app (`trioaudit.tui`, ring {s.ring:,} events) headless under "
+        f"`App.run_test()` ({TUI_SIZE[0]}x{TUI_SIZE[1]}), fed by its replay source at "
+        f"`--speed 0` from a {result.log_bytes / MIB / MIB:,.0f} MiB log of "
+        f"{result.log_events:,} events ({result.log_records:,} records: the `{seed}` seed "
+        "replicated with shifted serials), in its own process. No kernel, no root. RSS = "
+        f"`VmRSS` of that process sampled every {s.sample_interval:g} s, peak = `VmHWM`. "
+        "Headless Textual lays out and renders every refreshed line but writes no terminal "
+        "output. *Loop lag*: how late a 10 ms timer on the UI loop fires (keys and repaints "
+        "wait as long). *Batch handled*: from the source posting a batch (at most 2,000 events) "
+        "to the app having added it to the feed; *batch to frame*: to the feed's next "
+        "rendered line."
+    )
+    if result.note:
+        return f"{intro}\n\nFailed: {result.note}"
+    samples = result.samples
+    rows = [
+        "| % of run | seconds since the process started | events fed | RSS MiB |",
+        "|---:|---:|---:|---:|",
+    ]
+    if samples:
+        end = samples[-1].seconds or 1.0
+        picked: list[int] = []
+        for step in range(TIMELINE_STEPS + 1):
+            target = end * step / TIMELINE_STEPS
+            index = min(range(len(samples)), key=lambda i: abs(samples[i].seconds - target))
+            if index not in picked:
+                picked.append(index)
+        for index in picked:
+            sample = samples[index]
+            rows.append(
+                f"| {sample.seconds / end * 100:.0f} | {sample.seconds:.1f} | "
+                f"{sample.events:,} | {_mib(sample.rss_kib)} |"
+            )
+    warm = result.warm
+    warm_text = (
+        f"{_mib(warm[0].rss_kib)} MiB at {warm[0].events:,} events ({warm[0].seconds:.0f} s)"
+        if warm
+        else "- (the ring never filled twice)"
+    )
+    final_rss = samples[-1].rss_kib if samples else 0
+    lags = result.lags
+    figures = [
+        (
+            "events in the log / posted by the source / taken by the feed",
+            f"{result.log_events:,} / {result.parsed:,} / {result.fed:,}",
+        ),
+        ("wall time (app start to last event shown)", f"{result.seconds:.1f} s"),
+        (
+            "end to end (parse + reassembly + UI)",
+            f"{result.rate:,.0f} events/s ({result.record_rate:,.0f} records/s)",
+        ),
+        ("RSS once the ring had filled twice (warm-up)", warm_text),
+        ("RSS at the end (after `gc.collect()`)", f"{_mib(final_rss)} MiB"),
+        (
+            "growth after warm-up (highest warm sample - first)",
+            f"{result.growth_after_warmup_kib / MIB:.1f} MiB",
+        ),
+        ("peak RSS (`VmHWM`)", f"{_mib(result.peak_rss_kib)} MiB"),
+        (
+            "loop lag p50 / p99 / max",
+            f"{_ms(percentile(lags, 0.5))} / {_ms(percentile(lags, 0.99))} / "
+            f"{_ms(max(lags, default=0.0))} ms ({len(lags):,} ticks)",
+        ),
+        (
+            "batch handled p50 / p99",
+            f"{_ms(percentile(result.handled, 0.5))} / {_ms(percentile(result.handled, 0.99))} ms "
+            f"({len(result.handled):,} batches)",
+        ),
+        (
+            "batch to frame p50 / p99",
+            f"{_ms(percentile(result.framed, 0.5))} / {_ms(percentile(result.framed, 0.99))} ms",
+        ),
+        (
+            "ring at the end (kept / capacity); filter view",
+            f"{result.ring:,} / {s.ring:,}; {result.shown:,}",
+        ),
+        ("`AuditEvent` objects alive at the end (after `gc.collect()`)", f"{result.alive:,}"),
+        ("dropped from display (evicted from the ring)", f"{result.dropped_from_display:,}"),
+        (
+            "lost (in the log, never reached the feed)",
+            f"{result.lost:,} (a replay waits for each batch to be handled: nothing can be lost)",
+        ),
+    ]
+    table = ["| figure | value |", "|---|---|"]
+    table += [f"| {name} | {value} |" for name, value in figures]
+    return "\n\n".join([intro, "\n".join(rows), "\n".join(table)])
 
 
 def splice(text: str, name: str, body: str) -> str:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import _report, drain, parse
+from benchmarks import __main__ as benchmarks_main
+from benchmarks import _report, drain, parse, tui
+from benchmarks.__main__ import main as bench_main
 from tests import kernelstate
 
 SMOKE_STORM = drain.StormSettings(count=2000, seconds=0.5)
@@ -75,3 +77,30 @@ def test_harness_smoke(audit_state: kernelstate.KernelState, tmp_path: Path) -> 
     assert "| C recv loop" in text and "| trioaudit parse |" in text
     assert settings.label in text
     assert drain.kernel_clean()
+
+
+def test_tui_log_is_whole_copies_of_the_seed(tmp_path: Path) -> None:
+    out = tmp_path / "flood.log"
+    seed_events = len(set(re.findall(rb"audit\((\d+\.\d+:\d+)\)", tui.FALLBACK_SEED.read_bytes())))
+    events, records = tui.build_log(tui.FALLBACK_SEED, seed_events + 1, out)
+    assert events == 2 * seed_events
+    assert len(set(re.findall(rb"audit\((\d+\.\d+:\d+)\)", out.read_bytes()))) == events
+    assert records == len(out.read_bytes().splitlines())
+
+
+def test_tui_section_quick_without_the_kernel(tmp_path: Path) -> None:
+    """``--only tui`` replays into the app in a child process: no root, no kernel, seconds."""
+    doc = tmp_path / "benchmarks.md"
+    assert bench_main(["--only", "tui", "--quick", "--output", str(doc)]) == 0
+    text = doc.read_text()
+    body = text.split("<!-- tui:begin -->", 1)[1].split("<!-- tui:end -->", 1)[0]
+    assert "## TUI under flood" in text and "| % of run |" in body
+    assert "Failed" not in body, body
+    events = benchmarks_main.QUICK_TUI.events
+    match = re.search(
+        r"events in the log / posted by the source / taken by the feed \| (.*) \|", body
+    )
+    assert match is not None, body
+    log_events, posted, fed = (int(n.replace(",", "")) for n in match.group(1).split(" / "))
+    assert log_events >= events and log_events == posted == fed
+    assert "| lost (in the log, never reached the feed) | 0 " in body
