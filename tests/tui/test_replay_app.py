@@ -142,7 +142,7 @@ async def test_ring_is_bounded_and_clear_empties_it() -> None:
         await replayed(pilot)
         feed = app.query_one(EventFeed)
         assert len(feed.ring) == 20 and feed.total > 20
-        assert len(feed.shown) <= 20 + 20 // 4
+        assert len(feed.shown) <= 20
         await pilot.press("c")
         assert len(feed.ring) == 0 and feed.shown == []
 
@@ -261,13 +261,13 @@ async def test_flood_of_100k_events_keeps_the_ring_bounded(tmp_path: Path) -> No
         key_started = time.monotonic()
         assert feed.total == 100_000
         assert len(feed.ring) == 10_000
-        assert len(feed.shown) <= 10_000 + 10_000 // 4
+        assert len(feed.shown) <= 10_000
         await pilot.press("up")  # still responsive
         key_latency = time.monotonic() - key_started
         assert not feed.following
         gc.collect()
         alive = sum(isinstance(o, AuditEvent) for o in gc.get_objects())
-        assert alive <= 10_000 + 10_000 // 4 + MAX_BATCH  # ring + filter view + one batch
+        assert alive <= 10_000 + MAX_BATCH  # the ring (the view is within it) + one batch
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     lags.sort()
     print(
@@ -384,7 +384,7 @@ async def test_trimming_the_ring_does_not_move_what_the_reader_looks_at() -> Non
         top = int(feed.scroll_offset.y)
         assert top >= 30  # the rows on screen survive the trim below
         looked_at = feed.shown[top : top + 5]
-        feed.add_events(list(feed.ring)[:30])  # 90 shown > 60 + 15: the oldest 30 go
+        feed.add_events(list(feed.ring)[:30])  # 90 shown > 60: the oldest 30 go
         await pilot.pause()
         assert len(feed.shown) == 60
         top = int(feed.scroll_offset.y)

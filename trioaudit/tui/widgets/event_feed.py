@@ -7,8 +7,11 @@ Theory of operation
   memory is bounded whatever the flood.
 * ``shown`` holds the events that pass the current filter, in order. New
   events are tested once as they arrive; changing the filter rebuilds it from
-  the ring (the only O(ring) step). It is a list trimmed in chunks, so index
-  access (needed per rendered line) stays O(1).
+  the ring (the only O(ring) step). It is a list, so index access (needed per
+  rendered line) stays O(1), cut back to ``ring_size`` after every batch: the
+  cut is one pointer memmove per batch (microseconds), and the view then never
+  keeps alive events the ring has let go, so memory is bounded by the ring
+  alone (an earlier 25 % slack held up to 2,500 extra events, ~50 MiB).
 * Rendering uses Textual's line API (:meth:`render_line`): only the rows on
   screen are turned into text, so the cost per frame is O(visible rows), not
   O(events).
@@ -141,7 +144,7 @@ class EventFeed(ScrollView, can_focus=True):
                 added += 1
         overflow = len(self.shown) - self.ring_size
         trimmed = 0
-        if overflow > self.ring_size // 4:
+        if overflow > 0:
             del self.shown[:overflow]
             trimmed = overflow
             self.cursor = max(self.cursor - overflow, 0) if self.cursor >= 0 else -1
