@@ -31,8 +31,10 @@ make a hostile line take super-linear time.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from ._errors import AuditProtocolError
 from ._event import AuditRecord
@@ -187,24 +189,31 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
     value; libaudit hex-encodes such values); ``msg='`` opens a nested list that
     is flattened. A hex ``key`` holding several keys becomes several ``key`` items.
     """
-    items: list[tuple[str, str]] = []
-    append = items.append
     avc = record_type in _AVC_TYPES
     if not avc and "msg=" not in body:
-        # Fast path (most kernel records): one C-level scan. The pattern is
-        # possessive and anchored to token starts, so it stays linear.
-        for name, value in _PAIR.findall(body):
-            if not value:
-                continue
-            if value[-1] in _TRIMMED and value[0] != '"':
-                value = _trim(value)
-                if not value:
-                    continue
-            if name == "key" and value[0] not in '"(':
-                _append_keys(append, value)
-                continue
-            append((name, value))
-        return items
+        # Fast path (most kernel records): tokens repeat from record to record
+        # (uid=0, arch=c000003e, success=yes), so each token's pairs are
+        # memoised; one C-level map() looks them all up.
+        tokens = body.split(" ")
+        cache = _TOKEN_PAIRS
+        parts = list(map(cache.get, tokens))
+        if None in parts:
+            index = parts.index(None)
+            while True:
+                token = tokens[index]
+                found = _token_pairs(token)
+                parts[index] = found
+                if len(token) <= MEMO_TOKEN_LENGTH:
+                    if len(cache) >= MEMO_TOKENS:
+                        cache.clear()
+                    cache[token] = found
+                try:
+                    index = parts.index(None, index + 1)
+                except ValueError:
+                    break
+        return list(_chain(parts))  # type: ignore[arg-type]
+    items: list[tuple[str, str]] = []
+    append = items.append
     tokens = body.split(" ")
     index = -1
     for token in tokens:
@@ -241,6 +250,36 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
         append((name, value))
     return items
 
+
+def _token_pairs(token: str) -> tuple[tuple[str, str], ...]:
+    """The pairs one space-free token gives on the fast path of :func:`split_fields`.
+
+    The pattern only matches at a token start and never crosses a space, so
+    scanning a body token by token gives exactly what scanning it whole gives.
+    """
+    items: list[tuple[str, str]] = []
+    append = items.append
+    for name, value in _PAIR.findall(token):
+        if not value:
+            continue
+        if value[-1] in _TRIMMED and value[0] != '"':
+            value = _trim(value)
+            if not value:
+                continue
+        if name == "key" and value[0] not in '"(':
+            _append_keys(append, value)
+            continue
+        append((name, value))
+    return tuple(items)
+
+
+#: Tokens memoised by :func:`split_fields`, and the longest one memoised (longer
+#: tokens -- hex paths, proctitles -- rarely repeat; the bound keeps memory small
+#: whatever the input: at most MEMO_TOKENS x MEMO_TOKEN_LENGTH characters).
+MEMO_TOKENS = 1 << 14
+MEMO_TOKEN_LENGTH = 128
+_TOKEN_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {}
+_chain = itertools.chain.from_iterable
 
 _TRIMMED = frozenset(":,')")
 # name=value at a token start; a leading "(" is not part of the name (libauparse).
@@ -286,11 +325,30 @@ def _append_keys(append: Callable[[tuple[str, str]], None], value: str) -> None:
         append(("key", _quote_or_hex(part)))
 
 
-def _split_enrichment(text: str) -> tuple[str, dict[str, str]]:
+def _split_enrichment(text: str) -> tuple[str, Mapping[str, str]]:
     sep = text.find(ENRICHMENT_SEPARATOR)
     if sep == -1:
-        return text, {}
+        return text, _NO_ENRICHMENT
     extra = text[sep + 1 :]
+    # auditd writes the same translations again and again (UID="root" ...):
+    # records share one read-only mapping per distinct translation text.
+    cached = _ENRICHMENTS.get(extra)
+    if cached is None:
+        cached = MappingProxyType(_parse_enrichment(extra))
+        if len(extra) <= MEMO_ENRICHMENT_LENGTH:
+            if len(_ENRICHMENTS) >= MEMO_ENRICHMENTS:
+                _ENRICHMENTS.clear()
+            _ENRICHMENTS[extra] = cached
+    return text[:sep], cached
+
+
+_NO_ENRICHMENT: Mapping[str, str] = MappingProxyType({})
+_ENRICHMENTS: dict[str, Mapping[str, str]] = {}
+MEMO_ENRICHMENTS = 1 << 12
+MEMO_ENRICHMENT_LENGTH = 512
+
+
+def _parse_enrichment(extra: str) -> dict[str, str]:
     enriched: dict[str, str] = {}
     if extra.startswith("SADDR="):
         brace = extra.find("{")
@@ -301,7 +359,7 @@ def _split_enrichment(text: str) -> tuple[str, dict[str, str]]:
             name, eq, value = token.partition("=")
             if eq:
                 enriched.setdefault(name, value)
-    return text[:sep], enriched
+    return enriched
 
 
 def _make_record(
@@ -313,7 +371,7 @@ def _make_record(
     node: str | None,
     body: str,
     raw: str,
-    enriched: dict[str, str],
+    enriched: Mapping[str, str],
 ) -> AuditRecord:
     if len(sec) > _MAX_SECONDS_DIGITS or int(sec) > MAX_TIMESTAMP or len(serial) > 20:
         raise RecordParseError(f"audit stamp out of range: {sec[:30]}.{ms[:3]}:{serial[:30]}")

@@ -10,9 +10,12 @@ and ``uid=?`` print ``root``, exactly like ``ausearch -i``.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["ConversionError", "as_int32", "as_uint32", "strtol", "strtoul"]
 
 _ULONG_MAX = (1 << 64) - 1
+_HEX_DIGITS = re.compile("[0-9a-fA-F]+").fullmatch
 _DIGITS = {c: i for i, c in enumerate("0123456789abcdefghijklmnopqrstuvwxyz")}
 
 
@@ -22,6 +25,23 @@ class ConversionError(ValueError):
 
 def strtoul(text: str, base: int) -> int:
     """Parse like C ``strtoul`` (64-bit ``unsigned long``); never raises except on overflow.
+
+    Raises:
+        ConversionError: The number does not fit in 64 bits.
+    """
+    if text.isascii() and (
+        (base == 10 and text.isdigit()) or (base == 16 and _HEX_DIGITS(text) is not None)
+    ):
+        # The common case (plain digits): int() agrees with strtoul on it, 20x faster.
+        value = int(text, base)
+        if value > _ULONG_MAX:
+            raise ConversionError(text)
+        return value
+    return strtoul_general(text, base)
+
+
+def strtoul_general(text: str, base: int) -> int:
+    """:func:`strtoul` without its fast path (blanks, signs, ``0x``, trailing junk).
 
     Raises:
         ConversionError: The number does not fit in 64 bits.
