@@ -6,6 +6,7 @@ Benchmarks are not tests; this only checks the harness still runs end to end
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -88,9 +89,14 @@ def test_tui_log_is_whole_copies_of_the_seed(tmp_path: Path) -> None:
     assert records == len(out.read_bytes().splitlines())
 
 
-def test_tui_section_quick_without_the_kernel(tmp_path: Path) -> None:
+def test_tui_section_quick_without_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``--only tui`` replays into the app in a child process: no root, no kernel, seconds."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # as an ordinary user
     doc = tmp_path / "benchmarks.md"
+    assert bench_main(["--only", "parse", "--quick", "--output", str(doc)]) == 77
+    assert not doc.exists()
     assert bench_main(["--only", "tui", "--quick", "--output", str(doc)]) == 0
     text = doc.read_text()
     body = text.split("<!-- tui:begin -->", 1)[1].split("<!-- tui:end -->", 1)[0]
