@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.synthetic import synthetic_lines
-from trioaudit import _interpret, _records
+from trioaudit import _interpret, _output, _records
+from trioaudit._errors import AuditProtocolError
 from trioaudit._event import AuditEvent
 from trioaudit._interpret import Interpreter, StaticSystemDatabase, _cnum
 from trioaudit._logparse import LogParser
+from trioaudit._netlink import decode_datagram, record_of_datagram
 from trioaudit._output import event_json, render_event
 
 DATA = Path(__file__).parent / "data"
@@ -253,3 +256,50 @@ def test_generated_enrichment_renders_like_the_reference(
         assert interpreter.fields_json(record)[0] == json.dumps(
             interpreter.interpret(record), ensure_ascii=False, separators=(",", ":")
         )
+
+
+_RECORD_HEADERS = st.builds(
+    lambda length, kind, rest: struct.pack("=IHHII", length, kind, 0, 0, 0) + rest,
+    st.integers(0, 2**32 - 1),
+    st.one_of(
+        st.sampled_from([1, 2, 3, 1000, 1005, 1006, 1300, 1320, 1329, 2100]),
+        st.integers(0, 2**16 - 1),
+    ),
+    st.binary(max_size=64),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_RECORD_HEADERS, st.binary(max_size=40)))
+def test_reader_fast_path_agrees_with_the_datagram_decoder(data: bytes) -> None:
+    fast = record_of_datagram(data)
+    try:
+        messages = decode_datagram(data)
+    except AuditProtocolError:
+        assert fast is None
+        return
+    if fast is None:
+        assert not any(message.is_record for message in messages)
+    else:
+        assert [(m.type, m.payload, m.is_record) for m in messages] == [(*fast, True)]
+
+
+def test_raw_event_json_equals_the_reference(
+    events: list[AuditEvent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for event in events:
+        assert render_event(event, "json", raw=True) == reference_json(event.to_dict(raw=True))
+    monkeypatch.setattr(_output, "_RAW_MEMO_LIMIT", 3)  # cleared again and again
+    for event in events[:3000]:
+        assert event_json(event, raw=True) == reference_json(event.to_dict(raw=True))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TOKENS, max_size=12), st.sampled_from([1300, 1309, 1327, 1005, 1121]))
+def test_generated_records_render_raw_like_the_reference(tokens: list[str], rtype: int) -> None:
+    try:
+        record = _records.parse_kernel_record(rtype, f"audit(1.000:7): {' '.join(tokens)}")
+    except _records.RecordParseError:
+        return
+    event = AuditEvent(sequence=7, timestamp=1.0, node=None, records=(record,))
+    assert event_json(event, raw=True) == reference_json(event.to_dict(raw=True))

@@ -36,9 +36,11 @@ import json
 import re
 import time
 from json.encoder import encode_basestring as _json_string
+from operator import itemgetter
 from typing import Any, Literal
 
 from ._event import AuditEvent, AuditRecord, format_timestamp
+from ._records import decode_value
 
 __all__ = ["FORMATS", "OutputFormat", "event_json", "json_dumps", "neutralise", "render_event"]
 
@@ -97,30 +99,68 @@ _EXECVE, _SOCKADDR = 1309, 1306
 _ARGV_TYPES = frozenset({_EXECVE, 1327})  # EXECVE, PROCTITLE
 
 
-def event_json(event: AuditEvent) -> str:
-    """``json_dumps(event.to_dict())``, the same text, built faster.
+def _raw_fields_json(record: AuditRecord) -> tuple[str, bool]:
+    # json of record.raw_fields: decoding depends only on (type, name, value),
+    # so each field's fragment is memoised like Interpreter.fields_json's.
+    items = record.items
+    if len(set(map(_first, items))) != len(items):
+        return _encode(dict(record.raw_fields)), True  # first wins, keys joined
+    rtype = record.type
+    cache = _RAW_FRAGMENTS.get(rtype)
+    if cache is None:
+        cache = _RAW_FRAGMENTS[rtype] = {}
+    fragments = list(map(cache.get, items))
+    if None in fragments:
+        index = fragments.index(None)
+        while True:
+            item = items[index]
+            fragment = _json_string(item[0]) + ":" + _json_string(decode_value(*item, rtype))
+            fragments[index] = fragment
+            if len(item[1]) <= _RAW_MEMO_VALUE_LENGTH:
+                if len(cache) >= _RAW_MEMO_LIMIT:
+                    cache.clear()
+                cache[item] = fragment
+            try:
+                index = fragments.index(None, index + 1)
+            except ValueError:
+                break
+    return "{" + ",".join(fragments) + "}", False  # type: ignore[arg-type]
 
-    The interpreted fields come as finished JSON text from
-    :meth:`Interpreter.fields_json` (memoised fragments); the rest is
-    concatenated here in :meth:`AuditEvent.to_dict`'s key order. Events whose
-    argument vector spans several EXECVE records (rare) take the reference path.
+
+_RAW_FRAGMENTS: dict[int, dict[tuple[str, str], str]] = {}
+_RAW_MEMO_LIMIT = 1 << 16
+_RAW_MEMO_VALUE_LENGTH = 256
+_first = itemgetter(0)
+
+
+def event_json(event: AuditEvent, raw: bool = False) -> str:
+    """``json_dumps(event.to_dict(raw))``, the same text, built faster.
+
+    The fields come as finished JSON text from :meth:`Interpreter.fields_json`
+    (or, raw, from per-field memoised fragments of the decoded values); the
+    rest is concatenated here in :meth:`AuditEvent.to_dict`'s key order. Events
+    whose argument vector spans several EXECVE records (rare) take the
+    reference path.
     """
     from ._interpret import default_interpreter
 
     records = event.records
-    execs = 0
-    for record in records:
-        if record.type == _EXECVE:
-            execs += 1
-    if execs > 1:
-        return json_dumps(event.to_dict())
-    fields_json = default_interpreter().fields_json
+    if not raw:
+        execs = 0
+        for record in records:
+            if record.type == _EXECVE:
+                execs += 1
+        if execs > 1:
+            return json_dumps(event.to_dict())
+    fields_json = _raw_fields_json if raw else default_interpreter().fields_json
     parts: list[str] = []
     for record in records:
         fields, repeats = fields_json(record)
         part = '{"type":' + _json_string(record.type_name) + ',"fields":' + fields
         rtype = record.type
-        if rtype in _ARGV_TYPES:
+        if raw:
+            pass
+        elif rtype in _ARGV_TYPES:
             argv = record.argv
             if argv is not None:
                 part += ',"argv":' + _json_value(list(argv))
@@ -128,7 +168,7 @@ def event_json(event: AuditEvent) -> str:
             saddr = record.sockaddr
             if saddr is not None:
                 part += ',"sockaddr":' + _json_value(saddr)
-        if repeats and sum(1 for name, _ in record.items if name == "key") > 1:
+        if not raw and repeats and sum(1 for name, _ in record.items if name == "key") > 1:
             part += ',"keys":' + _json_value(record.raw_fields["key"].split("\x01"))
         if " msg='" in record.raw:
             message = record.message
@@ -245,7 +285,7 @@ def _user_message_body(record: AuditRecord, pairs: list[tuple[str, str]]) -> str
 def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = False) -> str:
     """Render one event in the given format (may be several lines, no trailing newline)."""
     if fmt == "json":
-        return json_dumps(event.to_dict(raw)) if raw else event_json(event)
+        return event_json(event, raw)
     if fmt == "records":
         return "\n".join(json_dumps(_record_line(event, r, raw)) for r in event.records)
     if fmt == "text":

@@ -185,11 +185,13 @@ class Interpreter:
     """
 
     __slots__ = (
+        "_call_fragments",
         "_db",
         "_escape",
         "_fragments",
         "_memo",
         "_override_cache",
+        "_sites",
         "_use_enrichment",
     )
 
@@ -207,6 +209,8 @@ class Interpreter:
         # Per record type: (name, value) -> '"name":"interpreted"' (JSON text), for
         # fields whose interpretation depends on nothing else in the record.
         self._fragments: dict[int, dict[tuple[str, str], str]] = {}
+        self._call_fragments: dict[tuple[object, ...], str] = {}
+        self._sites: dict[tuple[object, ...], tuple[str | None, int, str]] = {}
         self._override_cache: dict[tuple[int, int], tuple[Mapping[str, str], dict[str, str]]] = {}
 
     @property
@@ -327,6 +331,7 @@ class Interpreter:
         escape = self._escape
         needs_escape = _printers.CONTROL_SEARCH
         ctx: Context | None = None
+        site: tuple[str | None, int, str] | None = None
         index = fragments.index(None)
         while True:
             item = items[index]
@@ -335,6 +340,40 @@ class Interpreter:
             if cls == "UNCLASSIFIED" or cls == "MAC_LABEL":
                 text = escape_tty(value) if escape and needs_escape(value) is not None else value
                 cacheable = True
+            elif cls in _CALL_CLASSES:
+                # syscall=, a0..a3: printed from the call (machine, syscall number);
+                # memoised under it unless the printer also reads a0/a1.
+                if site is None:
+                    site = self._call_site(record)
+                machine, number, syscall_name = site
+                call_key: tuple[object, ...]
+                if cls == "SYSCALL":
+                    call_key = (name, machine, number)
+                else:
+                    printer = _printers.argument_printer(_ARG_INDEX[cls], syscall_name)
+                    call_key = (name, value, printer)
+                    if printer in _printers.ARGUMENT_DEPENDENT:
+                        call_key = ()
+                fragment = self._call_fragments.get(call_key) if call_key else None
+                if fragment is None:
+                    if ctx is None:
+                        ctx = _context(record, self._db)
+                    text = _printers.PRINTERS[cls](value, ctx)
+                    if escape and needs_escape(text) is not None:
+                        text = escape_tty(text)
+                    fragment = _json_string(name) + ":" + _json_string(text)
+                    # print_syscall reads a0 for socketcall/ipc only.
+                    if call_key and not (cls == "SYSCALL" and text.startswith(_MULTIPLEXERS)):
+                        if len(self._call_fragments) >= MEMO_LIMIT:
+                            self._call_fragments.clear()
+                        if len(value) <= MEMO_VALUE_LENGTH:
+                            self._call_fragments[call_key] = fragment
+                fragments[index] = fragment
+                try:
+                    index = fragments.index(None, index + 1)
+                except ValueError:
+                    return
+                continue
             else:
                 if ctx is None:
                     ctx = _context(record, self._db)
@@ -352,6 +391,26 @@ class Interpreter:
                 index = fragments.index(None, index + 1)
             except ValueError:
                 return
+
+    def _call_site(self, record: AuditRecord) -> tuple[str | None, int, str]:
+        """(machine, syscall number, syscall name or "") of a record, memoised
+        under the items :func:`_context` reads them from."""
+        items = record.items
+        count = len(items)
+        key = (
+            items[0] if count > 0 else None,
+            items[1] if count > 1 else None,
+            items[9] if count > 9 and items[9][0] == "arch" else None,
+            items[10] if count > 10 and items[10][0] == "syscall" else None,
+        )
+        site = self._sites.get(key)
+        if site is None:
+            ctx = _context(record, self._db)
+            site = (ctx.machine, ctx.syscall, _printers.syscall_name_of(ctx) or "")
+            if len(self._sites) >= _SITES_LIMIT:
+                self._sites.clear()
+            self._sites[key] = site
+        return site
 
     def _overrides(self, rtype: int, enriched: Mapping[str, str]) -> dict[str, str]:
         """Field name -> JSON fragment of auditd's translation, for one mapping.
@@ -390,6 +449,10 @@ class Interpreter:
 
 _first = itemgetter(0)
 _OVERRIDES_LIMIT = 1 << 12
+_SITES_LIMIT = 1 << 12
+_CALL_CLASSES = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
+_ARG_INDEX = {"A0": 0, "A1": 1, "A2": 2, "A3": 3}
+_MULTIPLEXERS = ("socketcall", "ipc")
 _ID_CLASSES = frozenset({"UID", "GID"})
 
 _default: Interpreter | None = None

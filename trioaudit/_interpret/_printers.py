@@ -1055,6 +1055,21 @@ def _arg_printer(index: int, sys: str) -> Printer:
     return _CHOOSERS[index](sys) if sys else _hex
 
 
+def argument_printer(index: int, syscall: str) -> Printer:
+    """The printer of argument *index* (0-3) of *syscall* ("" when unknown)."""
+    return _arg_printer(index, syscall)
+
+
+def syscall_name_of(ctx: Context) -> str | None:
+    """The syscall name the argument printers choose by (None: no machine)."""
+    return _syscall_name(ctx)
+
+
+#: Argument printers that read the call's a0/a1 besides their own value: their
+#: output cannot be memoised per (value, printer).
+ARGUMENT_DEPENDENT: frozenset[Printer] = frozenset({_a1_prctl, _a2_fcntl, _a2_sockopt, _a2_open})
+
+
 def _arg(index: int) -> Printer:
     def printer(value: str, ctx: Context) -> str:
         sys = _syscall_name(ctx)
