@@ -427,6 +427,14 @@ def measure(reader: Reader, settings: StormSettings, storm: Path) -> ReaderResul
     running: Running | None = None
     try:
         with _netlink.AuditControl() as control:
+            # The previous reader may still be unregistering (after a flood its
+            # socket holds thousands of records): let it finish first.
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                holder = control.status().pid
+                if holder == 0 or not Path(f"/proc/{holder}").exists():
+                    break
+                time.sleep(SAMPLE_INTERVAL)
             running = reader.start(workdir, settings)
             pid = running.proc.pid
             _wait_registered(control, running.proc)
@@ -488,7 +496,10 @@ def measure(reader: Reader, settings: StormSettings, storm: Path) -> ReaderResul
             if said:
                 result.note = "; ".join(filter(None, [result.note, f"reader: {said}"]))
     except Exception as exc:
-        result.note = f"failed: {exc}"
+        # Say why: the last lines the reader wrote on stderr.
+        path = workdir / STDERR_NAME
+        tail = path.read_text(errors="replace").strip().splitlines()[-2:] if path.exists() else []
+        result.note = "; ".join([f"failed: {exc}", *(line.strip()[:160] for line in tail)])
     finally:
         if running is not None and running.proc.poll() is None:
             _stop(running.proc, running.stop_signal)

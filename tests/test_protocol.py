@@ -43,6 +43,18 @@ def test_set_completes_on_ack_and_keeps_positive_ack_value() -> None:
     assert isinstance(done, RequestCompleted) and done.error == 1234 and not done.failed
 
 
+def test_ack_value_past_2_31_is_a_value_not_an_errno() -> None:
+    # reset-lost returns the old lost count in the ACK's signed error field: a
+    # count of 2**31 or more arrives negative but is no errno (> MAX_ERRNO).
+    proto = AuditProtocol()
+    seq, _ = proto.build_request(1001)
+    (done,) = proto.receive_datagram(ack(seq, 1001, error=-(2**31)))
+    assert isinstance(done, RequestCompleted) and not done.failed and done.error == 2**31
+    seq, _ = proto.build_request(1001)
+    (done,) = proto.receive_datagram(ack(seq, 1001, error=-4095))
+    assert isinstance(done, RequestCompleted) and done.failed
+
+
 def test_negative_errno_fails_at_once() -> None:
     proto = AuditProtocol()
     seq, _ = proto.build_request(1000)

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 import trio
 
 from . import _control
+from ._batching import BatchingReceiveChannel
 from ._errors import (
     AuditDaemonRunning,
     AuditError,
@@ -230,7 +231,8 @@ class AuditClient:
         self._unawaited: dict[int, _Waiter] = {}
         self._reply_timeout = reply_timeout
         self._queue_size = queue_size
-        self._record_send, self._record_receive = trio.open_memory_channel[KernelRecord](queue_size)
+        self._record_send, record_receive = trio.open_memory_channel[KernelRecord](queue_size)
+        self._record_receive = BatchingReceiveChannel(record_receive)
         self._records_open = False
         self._reader_scope = trio.CancelScope()
         self._event_stream: tuple[Reassembler, EventStreamStatistics] | None = None
@@ -465,6 +467,12 @@ class AuditClient:
         except NetlinkError as exc:
             hint = _control.control_error_hint(operation, exc.errno or 0)
             if hint:
+                # The operation's own hint replaces the generic one (which names
+                # CAP_AUDIT_CONTROL even where CAP_AUDIT_WRITE is what is missing).
+                generic = _PERMISSION_HINT.get(exc.errno or 0)
+                notes = getattr(exc, "__notes__", None)
+                if notes is not None and generic in notes:
+                    notes.remove(generic)
                 exc.add_note(hint)
             raise
 
@@ -690,7 +698,7 @@ class AuditClient:
 
     # ---- records -------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def records(self) -> AsyncIterator[trio.MemoryReceiveChannel[KernelRecord]]:
+    async def records(self) -> AsyncIterator[BatchingReceiveChannel[KernelRecord]]:
         """Receive raw audit records as the kernel sends them.
 
         Usage::
@@ -702,12 +710,12 @@ class AuditClient:
         Records that arrived before this was opened are in the queue already
         (up to its size). One consumer at a time.
 
-        Under a flood, drain what is queued on each wake-up
-        (``receive()`` once, then ``receive_nowait()`` until ``trio.WouldBlock``)
-        rather than one ``async for`` step per record: each ``receive()`` is a
-        scheduler round, and the reader delivers up to 2048 records per round
-        (see docs/benchmarks.md: 1.00x the C reader drained in batches, 0.13x
-        one record per round).
+        The channel is a :class:`~trioaudit._batching.BatchingReceiveChannel`:
+        ``async for`` takes what is queued in batches (a scheduler yield every
+        256 records, a cancellation check on each), so a plain loop keeps up
+        with the reader, which drains up to 2048 datagrams per turn (a trio
+        memory channel yields on every item and falls behind under a flood;
+        docs/benchmarks.md).
 
         Raises:
             AuditUsageError: Already open, or the client is in ``"control"`` mode.
@@ -729,7 +737,7 @@ class AuditClient:
         end_of_event_timeout: float | None = None,
         max_open: int | None = None,
         queue_size: int = 1024,
-    ) -> AsyncIterator[trio.MemoryReceiveChannel[AuditEvent]]:
+    ) -> AsyncIterator[BatchingReceiveChannel[AuditEvent]]:
         """Receive reassembled, parsed audit events.
 
         Usage::
@@ -773,7 +781,7 @@ class AuditClient:
             self._event_stream = (reassembler, EventStreamStatistics())
             nursery.start_soon(assemble_events, records, send, reassembler, self._event_stream[1])
             try:
-                yield receive
+                yield BatchingReceiveChannel(receive)
             finally:
                 self._event_stream = None
                 nursery.cancel_scope.cancel("events() closed")
@@ -799,7 +807,7 @@ class AuditClient:
             malformed=self._malformed,
             foreign_senders=self._protocol.stats.foreign_senders,
             unmatched_replies=self._protocol.stats.unmatched,
-            queue_used=channel.current_buffer_used,
+            queue_used=channel.current_buffer_used + self._record_receive.buffered,
             queue_size=self._queue_size,
         )
 

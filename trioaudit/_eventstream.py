@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import trio
 
+from ._batching import BatchingReceiveChannel
 from ._client import KernelRecord
 from ._event import AuditEvent
 from ._reassembly import Reassembler
@@ -63,7 +64,7 @@ class EventStreamStatistics:
 
 
 async def assemble_events(
-    records: trio.MemoryReceiveChannel[KernelRecord],
+    records: BatchingReceiveChannel[KernelRecord] | trio.MemoryReceiveChannel[KernelRecord],
     events: trio.MemorySendChannel[AuditEvent],
     reassembler: Reassembler,
     stats: EventStreamStatistics,

@@ -39,6 +39,7 @@ take down a long-running audit reader.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ._msgtypes import AuditMessageType as T
@@ -59,6 +60,8 @@ __all__ = [
 ]
 
 _REPLY = "reply"
+#: Largest errno (the kernel's MAX_ERRNO): ACK values below -MAX_ERRNO are not errors.
+MAX_ERRNO = 4095
 _DUMP = "dump"
 _ACK = "ack"
 _EXPECTED_REPLIES: dict[int, str] = {
@@ -205,6 +208,10 @@ class AuditProtocol:
             if pending is None:
                 self.stats.unmatched += 1
                 return
+            if error.error < -MAX_ERRNO:
+                # Not an errno: an unsigned reply value past 2**31 read as a
+                # signed int (the old lost count the kernel returns on reset).
+                error = dataclasses.replace(error, error=error.error & 0xFFFFFFFF)
             if error.error < 0:
                 del self._pending[seq]
                 events.append(RequestCompleted(seq, pending.request_type, error.error, ()))
