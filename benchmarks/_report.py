@@ -131,7 +131,7 @@ def drain_section(results: Sequence[tuple[StormSettings, Sequence[ReaderResult]]
         "tmpfs file (counted afterwards) rather than /dev/null. auditd runs `-n -s nochange` with "
         "Debian's auditd.conf defaults (ENRICHED, `flush = INCREMENTAL_ASYNC`, `freq = 50`, "
         "`priority_boost = 4`), its log on tmpfs and no plugins; trioaudit readers use their "
-        "defaults (8 MiB receive buffer, `tail --queue-size 65536`). The `client.*` rows are "
+        "defaults (32 MiB receive buffer, `tail --queue-size 65536`). The `client.*` rows are "
         "`benchmarks/events_reader.py`."
     ]
     header = (

@@ -42,7 +42,7 @@ from ._records import RecordParseError, parse_kernel_record
 __all__ = ["RECORDS_PER_TURN", "EventStreamStatistics", "assemble_events"]
 
 #: Most records parsed between two checkpoints (about a millisecond of work at
-#: the measured parse rate; the reader drains up to 256 datagrams per turn).
+#: the measured parse rate; the reader drains up to 2048 datagrams per turn).
 RECORDS_PER_TURN = 256
 
 log = logging.getLogger("trioaudit")
