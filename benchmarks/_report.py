@@ -172,7 +172,8 @@ def parse_section(records: int, results: Sequence[ParseResult]) -> str:
     lines = [
         f"Corpus: {records:,} records (auditd ENRICHED log captured from this kernel: execve, "
         "reads under /etc, getppid; replicated with shifted serials). Output to /dev/null; "
-        "CPU and peak RSS from GNU time.",
+        "CPU and peak RSS from GNU time (CPU includes worker processes; peak RSS is the "
+        "largest single process).",
         "",
         "| tool | records/s | vs libauparse | seconds | CPU s | peak RSS MiB | notes |",
         "|---|---:|---:|---:|---:|---:|---|",

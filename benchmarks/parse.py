@@ -231,6 +231,11 @@ def tools(corpus: Path) -> list[tuple[str, list[str] | None, str]]:
     return [
         ("trioaudit parse", [*trioaudit, str(corpus)] if parse_ok else None, missing),
         (
+            f"trioaudit parse --jobs 0 ({os.cpu_count()} workers + the reading process)",
+            [*trioaudit, "--jobs", "0", str(corpus)] if parse_ok else None,
+            missing,
+        ),
+        (
             "trioaudit parse --raw",
             [*trioaudit, "--raw", str(corpus)] if parse_ok else None,
             missing,

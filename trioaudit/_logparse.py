@@ -36,6 +36,9 @@ class LogParser:
         timeout: Log-time seconds an event may stay open.
         max_open: Most events open at once.
         on_error: Called with ``(line_number, error)`` for lines that are not records.
+        fields: ``False`` groups lines into events without splitting their fields
+            (records carry only type, stamp, node and the line; see
+            :func:`~trioaudit._records.parse_log_line`).
     """
 
     def __init__(
@@ -44,12 +47,14 @@ class LogParser:
         timeout: float = DEFAULT_TIMEOUT,
         max_open: int = DEFAULT_MAX_OPEN,
         on_error: Callable[[int, RecordParseError], None] | None = None,
+        fields: bool = True,
     ) -> None:
         self.reassembler = Reassembler(timeout=timeout, max_open=max_open)
         self.lines = 0
         self.records = 0
         self.bad_lines = 0
         self._on_error = on_error
+        self._fields = fields
 
     def feed_line(self, line: str | bytes) -> list[AuditEvent]:
         """Parse one line; return the events it completed."""
@@ -57,7 +62,7 @@ class LogParser:
         if not line.strip():
             return []
         try:
-            record = parse_log_line(line)
+            record = parse_log_line(line, fields=self._fields)
         except RecordParseError as exc:
             self.bad_lines += 1
             if self._on_error is not None:

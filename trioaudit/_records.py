@@ -372,10 +372,11 @@ def _make_record(
     body: str,
     raw: str,
     enriched: Mapping[str, str],
+    fields: bool = True,
 ) -> AuditRecord:
     if len(sec) > _MAX_SECONDS_DIGITS or int(sec) > MAX_TIMESTAMP or len(serial) > 20:
         raise RecordParseError(f"audit stamp out of range: {sec[:30]}.{ms[:3]}:{serial[:30]}")
-    items = split_fields(body, msg_type)
+    items = split_fields(body, msg_type) if fields else ()
     return AuditRecord(
         type=msg_type,
         type_name=name,
@@ -427,8 +428,15 @@ def parse_kernel_record(
     return _make_record(msg_type, type_name(msg_type), sec, ms, serial, node, body, raw, enriched)
 
 
-def parse_log_line(line: str | bytes) -> AuditRecord:
+def parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
     """Parse one audit.log line (RAW or ENRICHED format, optional ``node=`` prefix).
+
+    Args:
+        line: The line, with or without its newline.
+        fields: ``False`` parses the header only (type, stamp, node: what
+            reassembly needs), with every check of a full parse, and leaves
+            ``items`` and ``enriched`` empty -- for grouping lines into events
+            before parsing them elsewhere (``trioaudit parse --jobs``).
 
     Raises:
         RecordParseError: The line is not an audit record.
@@ -446,5 +454,7 @@ def parse_log_line(line: str | bytes) -> AuditRecord:
         # A type this version does not know (newer auditd/kernel): keep the
         # record under its logged name, with number UNKNOWN_TYPE_NUMBER.
         number = UNKNOWN_TYPE_NUMBER
+    if not fields:
+        return _make_record(number, name, sec, ms, serial, node, "", raw, _NO_ENRICHMENT, False)
     body, enriched = _split_enrichment(raw[match.end() :])
     return _make_record(number, name, sec, ms, serial, node, body, raw, enriched)

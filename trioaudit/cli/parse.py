@@ -8,6 +8,7 @@ reassembler's open-event limit whatever the file size. Output formats and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -16,6 +17,7 @@ from .._logparse import LogParser, open_log
 from .._output import FORMATS, render_event
 from .._reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT
 from . import exitcodes
+from .parallel import render_in_workers
 
 __all__ = ["add_output_options", "register", "run_parse"]
 
@@ -68,6 +70,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--stats", action="store_true", help="print line/record/event counters to stderr"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="parse and render in N worker processes (0: one per CPU); same output, in order; "
+        "with --count, --stats counts the lines read ahead too "
+        "(default %(default)s)",
+    )
     parser.set_defaults(func=run_parse)
 
 
@@ -78,7 +89,26 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     emitted = 0
     write = stream.write
     parsers: list[LogParser] = []
-    for path in args.files:
+    if args.jobs < 0:
+        print("trioaudit: --jobs must be 0 or more", file=sys.stderr)
+        return exitcodes.USAGE
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    if jobs > 1:
+        # This process groups lines into events (header checks only); workers
+        # parse, filter and render them (see cli/parallel.py).
+        parsers = render_in_workers(
+            args.files,
+            jobs,
+            make_parser=lambda: LogParser(
+                timeout=args.timeout, max_open=args.max_open, fields=False
+            ),
+            filter_text=args.filter,
+            fmt=args.format,
+            raw=args.raw,
+            count=args.count,
+            out=stream,
+        )
+    for path in args.files if jobs == 1 else ():
         parser = LogParser(timeout=args.timeout, max_open=args.max_open)
         parsers.append(parser)
         with open_log(path) as lines:
