@@ -33,6 +33,7 @@ The kernel state (status and rules) is saved before and restored in a
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import signal
@@ -354,6 +355,13 @@ def readers() -> list[Reader]:
     elif "--raw" in help_text:
         found.append(Reader("trioaudit tail --raw", _start_tail(["--raw"])))
         found.append(Reader("trioaudit tail", _start_tail([])))
+        if "--jobs" in help_text:
+            found.append(
+                Reader(
+                    f"trioaudit tail --jobs 0 ({os.cpu_count()} worker processes)",
+                    _start_tail(["--jobs", "0"]),
+                )
+            )
     else:
         # Before events landed in tail, it printed raw records only.
         found.append(Reader("trioaudit tail (raw records)", _start_tail([])))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.synthetic import synthetic_lines
@@ -271,6 +271,7 @@ _RECORD_HEADERS = st.builds(
 
 @settings(max_examples=2000, deadline=None)
 @given(st.one_of(_RECORD_HEADERS, st.binary(max_size=40)))
+@example(struct.pack("=IHHII", 25, 1, 0, 0, 0) + bytes(17) + b"\x05" + bytes(10))
 def test_reader_fast_path_agrees_with_the_datagram_decoder(data: bytes) -> None:
     fast = record_of_datagram(data)
     try:
@@ -279,7 +280,9 @@ def test_reader_fast_path_agrees_with_the_datagram_decoder(data: bytes) -> None:
         assert fast is None
         return
     if fast is None:
-        assert not any(message.is_record for message in messages)
+        # Not a record datagram: the reader's general path takes it (a record
+        # may still follow a control message in one datagram; that path finds it).
+        assert not messages or not messages[0].is_record
     else:
         assert [(m.type, m.payload, m.is_record) for m in messages] == [(*fast, True)]
 

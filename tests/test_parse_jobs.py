@@ -1,4 +1,4 @@
-"""``trioaudit parse --jobs N`` writes exactly what one process writes.
+"""``parse --jobs N`` writes exactly what one process writes; ``tail --jobs`` workers too.
 
 The parallel path groups lines into events in the main process (header checks
 only) and parses/renders in workers; any difference in grouping, order, bad
@@ -9,6 +9,7 @@ batches), interleaved events, lines that are not records and a node= prefix.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,12 @@ from pathlib import Path
 import pytest
 
 from tests.synthetic import synthetic_lines
+from trioaudit import _records
+from trioaudit._event import AuditEvent
+from trioaudit._filter import compile_filter
+from trioaudit._output import OutputFormat, render_event
+from trioaudit._reassembly import Reassembler
+from trioaudit.cli import parallel
 from trioaudit.cli.parallel import EVENTS_PER_BATCH
 
 DATA = Path(__file__).parent / "data"
@@ -86,3 +93,54 @@ def test_many_files_and_stdin(corpus: Path) -> None:
 def test_negative_jobs_is_a_usage_error(corpus: Path) -> None:
     done = parse("--jobs", "-1", str(corpus))
     assert done.returncode == 2 and b"--jobs" in done.stderr
+
+
+def kernel_payloads() -> list[tuple[int, str]]:
+    """The corpora as the kernel sends them: (type, "audit(...): body")."""
+    found: list[tuple[int, str]] = []
+    lines = list(synthetic_lines())
+    for path in sorted(DATA.glob("*.log")):
+        lines += path.read_text("utf-8", "surrogateescape").splitlines()
+    for line in lines:
+        try:
+            record = _records.parse_log_line(line)
+        except _records.RecordParseError:
+            continue
+        found.append((record.type, line[line.index("audit(") :].split("\x1d")[0]))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw", "filter_text"),
+    [("json", False, None), ("json", True, None), ("text", False, None),
+     ("records", False, "success=no")],
+)  # fmt: skip
+def test_tail_workers_render_like_the_serial_pipeline(
+    fmt: OutputFormat, raw: bool, filter_text: str | None
+) -> None:
+    payloads = kernel_payloads()
+    assert len(payloads) > 5000
+    predicate = compile_filter(filter_text) if filter_text else None
+
+    def grouped(fields: bool) -> list[AuditEvent]:
+        reassembler = Reassembler()
+        events: list[AuditEvent] = []
+        for kind, text in payloads:
+            record = _records.parse_kernel_record(kind, text, fields=fields)
+            events += reassembler.feed(record, record.timestamp)
+        return events + reassembler.flush_all()
+
+    expected = [
+        render_event(e, fmt, raw=raw) for e in grouped(True) if predicate is None or predicate(e)
+    ]
+    parallel._init_worker(filter_text, fmt, raw)  # what each worker process runs first
+    try:
+        rendered: list[str] = []
+        headers_only = grouped(False)
+        assert all(r.items == () for e in headers_only for r in e.records)
+        for start in range(0, len(headers_only), 300):
+            batch = parallel.ship_kernel_events(headers_only[start : start + 300])
+            rendered += parallel.render_kernel_batch(batch)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert rendered == expected

@@ -89,3 +89,25 @@ def test_tail_bad_filter_is_a_usage_error() -> None:
     result = subprocess.run([*CLI, "tail", "--filter", "key="], capture_output=True, text=True)
     assert result.returncode == 2
     assert "position" in result.stderr
+
+
+def test_tail_with_worker_processes_prints_the_same_events(
+    raw_audit: RawAudit, rule: tuple[str, ...]
+) -> None:
+    # --jobs 2: this process reads and groups; spawned workers parse, filter, render.
+    proc = _start_tail(raw_audit, "--jobs", "2", "--filter", f"key={KEY}", "--count", "3")
+    for _ in range(3):
+        _workload()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert len(events) == 3
+    sequences = [e["sequence"] for e in events]
+    assert sequences == sorted(sequences)  # written in order
+    for event in events:
+        syscall = event["records"][0]["fields"]
+        assert (syscall["syscall"], syscall["uid"], syscall["key"]) == ("execve", "nobody", KEY)
+        execve = next(r for r in event["records"] if r["type"] == "EXECVE")
+        assert execve["argv"] == ["/bin/echo", "hi there"]
+    assert raw_audit.status()["pid"] == 0

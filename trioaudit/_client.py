@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import sys
@@ -737,6 +738,7 @@ class AuditClient:
         end_of_event_timeout: float | None = None,
         max_open: int | None = None,
         queue_size: int = 1024,
+        parse_fields: bool = True,
     ) -> AsyncIterator[BatchingReceiveChannel[AuditEvent]]:
         """Receive reassembled, parsed audit events.
 
@@ -760,6 +762,10 @@ class AuditClient:
             queue_size: Events buffered for the consumer. When it is full the
                 assembling task waits and records queue (then drop, counted) in
                 the client's record queue -- the socket reader never waits.
+            parse_fields: ``False`` groups records into events without splitting
+                their fields (records carry type, stamp and ``raw`` text, ``items``
+                empty): for handing events to other processes to parse
+                (``trioaudit tail --jobs``).
 
         Raises:
             AuditUsageError: ``records()`` or ``events()`` is already open, or
@@ -779,7 +785,16 @@ class AuditClient:
             trio.open_nursery() as nursery,
         ):
             self._event_stream = (reassembler, EventStreamStatistics())
-            nursery.start_soon(assemble_events, records, send, reassembler, self._event_stream[1])
+            nursery.start_soon(
+                functools.partial(
+                    assemble_events,
+                    records,
+                    send,
+                    reassembler,
+                    self._event_stream[1],
+                    parse_fields=parse_fields,
+                )
+            )
             try:
                 yield BatchingReceiveChannel(receive)
             finally:

@@ -68,6 +68,8 @@ async def assemble_events(
     events: trio.MemorySendChannel[AuditEvent],
     reassembler: Reassembler,
     stats: EventStreamStatistics,
+    *,
+    parse_fields: bool = True,
 ) -> None:
     """Parse and reassemble until *records* ends; then flush and close *events*."""
     async with events:
@@ -89,7 +91,7 @@ async def assemble_events(
             for record in batch:
                 stats.records += 1
                 try:
-                    parsed = parse_kernel_record(record.type, record.text)
+                    parsed = parse_kernel_record(record.type, record.text, fields=parse_fields)
                 except RecordParseError as exc:
                     stats.unparsable += 1
                     log.warning("skipped an unparsable %s record: %s", record.type_name, exc)

@@ -403,7 +403,7 @@ def _as_text(data: str | bytes) -> str:
 
 
 def parse_kernel_record(
-    msg_type: int, text: str | bytes, *, node: str | None = None
+    msg_type: int, text: str | bytes, *, node: str | None = None, fields: bool = True
 ) -> AuditRecord:
     """Parse the payload of an audit netlink message.
 
@@ -412,6 +412,8 @@ def parse_kernel_record(
         text: The payload after the 16-byte netlink header; trailing NULs and
             newlines are ignored.
         node: Node name to attach (live records have none).
+        fields: ``False`` parses the stamp only (every check included) and
+            leaves ``items``/``enriched`` empty, as :func:`parse_log_line`.
 
     Raises:
         RecordParseError: The payload has no ``audit(sec.ms:serial)`` stamp or is
@@ -423,8 +425,12 @@ def parse_kernel_record(
     match = _STAMP.match(raw)
     if match is None:
         raise RecordParseError(f"no audit(...) stamp in {raw[:60]!r}")
-    body, enriched = _split_enrichment(raw[match.end() :])
     sec, ms, serial = match.groups()
+    if not fields:
+        return _make_record(
+            msg_type, type_name(msg_type), sec, ms, serial, node, "", raw, _NO_ENRICHMENT, False
+        )
+    body, enriched = _split_enrichment(raw[match.end() :])
     return _make_record(msg_type, type_name(msg_type), sec, ms, serial, node, body, raw, enriched)
 
 

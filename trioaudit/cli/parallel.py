@@ -1,4 +1,4 @@
-"""``trioaudit parse --jobs N``: parse and render on several CPUs, same output.
+"""``trioaudit parse --jobs N`` / ``tail --jobs N``: parse and render on several CPUs.
 
 Why and how
 ===========
@@ -14,11 +14,16 @@ one process writes (``tests/test_parse_jobs.py``).
 
 Memory stays bounded: at most ``2 x jobs`` batches are in flight; the reader
 waits for the oldest before submitting more.
+
+``tail --jobs`` does the same with live records: the trio process reads the
+socket and groups records (``client.events(parse_fields=False)``), workers
+parse and render (:func:`render_kernel_batch`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,9 +33,15 @@ from .._event import AuditEvent
 from .._filter import Predicate, compile_filter
 from .._logparse import LogParser, open_log
 from .._output import OutputFormat, render_event
-from .._records import parse_log_line
+from .._records import parse_kernel_record, parse_log_line
 
-__all__ = ["EVENTS_PER_BATCH", "render_in_workers"]
+__all__ = [
+    "EVENTS_PER_BATCH",
+    "open_pool",
+    "render_in_workers",
+    "render_kernel_batch",
+    "ship_kernel_events",
+]
 
 #: Events per task: large enough that pickling and scheduling are noise.
 EVENTS_PER_BATCH = 512
@@ -43,7 +54,48 @@ _worker: tuple[Predicate | None, OutputFormat, bool] | None = None
 
 def _init_worker(filter_text: str | None, fmt: OutputFormat, raw: bool) -> None:
     global _worker
+    # Ctrl-C is for the main process: it stops the pool; a worker's own
+    # KeyboardInterrupt traceback would only clutter the terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = (compile_filter(filter_text) if filter_text else None, fmt, raw)
+
+
+def open_pool(
+    jobs: int, filter_text: str | None, fmt: OutputFormat, raw: bool, *, method: str = "fork"
+) -> ProcessPoolExecutor:
+    """A pool of *jobs* workers set up to filter and render like this process.
+
+    ``method="spawn"`` for processes that already run threads (trio's thread
+    cache): forking those can copy a lock held by another thread.
+    """
+    return ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_init_worker,
+        initargs=(filter_text, fmt, raw),
+    )
+
+
+#: One live event on its way to a worker: sequence, timestamp, (type, text) per record.
+_ShippedKernel = tuple[int, float, list[tuple[int, str]]]
+
+
+def ship_kernel_events(events: Iterable[AuditEvent]) -> list[_ShippedKernel]:
+    """What a worker needs of header-only live events (records' type and text)."""
+    return [(e.sequence, e.timestamp, [(r.type, r.raw) for r in e.records]) for e in events]
+
+
+def render_kernel_batch(batch: list[_ShippedKernel]) -> list[str]:
+    """In a worker: parse each live event's records, filter, render."""
+    assert _worker is not None
+    predicate, fmt, raw = _worker
+    out: list[str] = []
+    for sequence, timestamp, records in batch:
+        parsed = tuple(parse_kernel_record(kind, text) for kind, text in records)
+        event = AuditEvent(sequence=sequence, timestamp=timestamp, node=None, records=parsed)
+        if predicate is None or predicate(event):
+            out.append(render_event(event, fmt, raw=raw))
+    return out
 
 
 def _render_batch(batch: list[_Shipped]) -> list[str]:
@@ -85,12 +137,9 @@ def render_in_workers(
 
     Returns the (header-only) parsers, whose counters match a serial run's.
     """
-    context = multiprocessing.get_context("fork")
     parsers: list[LogParser] = []
     emitted = 0
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_init_worker, initargs=(filter_text, fmt, raw)
-    ) as pool:
+    with open_pool(jobs, filter_text, fmt, raw) as pool:
         window: deque[Future[list[str]]] = deque()
 
         def write_oldest() -> bool:

@@ -17,16 +17,21 @@ import argparse
 import json
 import logging
 import math
+import os
 import re
 import sys
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import trio
 
+from .._batching import BatchingReceiveChannel
 from .._client import AuditClient, ClientMode, KernelRecord, open_audit_client
+from .._event import AuditEvent
 from .._filter import Predicate, compile_filter
 from .._output import render_event
+from . import exitcodes, parallel
 from .parse import add_output_options
 
 log = logging.getLogger("trioaudit")
@@ -49,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_source_options(parser)
     add_output_options(parser)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="parse and render in N worker processes (0: one per CPU) while this one "
+        "only reads and groups records; for hosts with cores to spare (default %(default)s)",
+    )
     parser.set_defaults(func=run_tail)
 
 
@@ -139,14 +152,18 @@ class _EnableWhileRunning:
 
 async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | None) -> None:
     remaining = args.count if args.count is not None else math.inf
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
     with trio.move_on_after(args.duration if args.duration is not None else math.inf):
         async with (
             await open_tail_client(args) as client,
             _EnableWhileRunning(client, args.enable),
-            client.events() as events,
+            client.events(parse_fields=jobs == 1) as events,
         ):
             log.info("listening in %s mode", client.mode)
             try:
+                if jobs > 1:
+                    await _render_in_workers(args, out, events, jobs, remaining)
+                    return
                 while remaining > 0:
                     batch = [await events.receive()]
                     while len(batch) < EVENTS_PER_TURN:
@@ -189,6 +206,55 @@ async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | No
                         )
 
 
+async def _render_in_workers(
+    args: argparse.Namespace,
+    out: TextIO,
+    events: BatchingReceiveChannel[AuditEvent],
+    jobs: int,
+    remaining: float,
+) -> None:
+    """``--jobs``: this process reads and groups; worker processes parse and render.
+
+    Batches go to the pool as they are taken off the event channel; a writer
+    task writes their results in submission order. At most ``2 x jobs`` batches
+    are in flight: beyond that this task waits, the event and record queues
+    fill, and drops are counted there -- the socket reader still never waits.
+    """
+    pool = parallel.open_pool(jobs, args.filter, args.format, args.raw, method="spawn")
+    send, receive = trio.open_memory_channel[Future[list[str]]](2 * jobs)
+
+    async def write_in_order(cancel: trio.CancelScope) -> None:
+        nonlocal remaining
+        async with receive:
+            async for future in receive:
+                rendered = await trio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+                if len(rendered) > remaining:
+                    rendered = rendered[: int(remaining)]
+                if rendered:
+                    text = "\n".join(rendered) + "\n"
+                    await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
+                    remaining -= len(rendered)
+                if remaining <= 0:
+                    cancel.cancel()
+                    return
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write_in_order, nursery.cancel_scope)
+            async with send:
+                while True:
+                    batch = [await events.receive()]
+                    while len(batch) < parallel.EVENTS_PER_BATCH:
+                        try:
+                            batch.append(events.receive_nowait())
+                        except trio.WouldBlock:
+                            break
+                    shipped = parallel.ship_kernel_events(batch)
+                    await send.send(pool.submit(parallel.render_kernel_batch, shipped))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _write(out: TextIO, text: str) -> None:
     out.write(text)
     out.flush()
@@ -198,5 +264,8 @@ def run_tail(args: argparse.Namespace) -> int:
     """Run ``tail`` until --count, --duration or Ctrl-C."""
     # Compile first: a bad filter is a usage error before any kernel traffic.
     predicate = compile_filter(args.filter) if args.filter else None
+    if args.jobs < 0:
+        print("trioaudit: --jobs must be 0 or more", file=sys.stderr)
+        return exitcodes.USAGE
     trio.run(_tail, args, sys.stdout, predicate)
     return 0
