@@ -272,3 +272,16 @@ def test_regression_huge_negative_exit_is_wrapped_like_libauparse() -> None:
         event = one_event(SYSCALL, body.format(value))
         assert INTERPRETER.interpret(event.records[0])["exit"] == expected
         check_outputs(event)
+
+
+def test_regression_unicode_digits_are_not_digits() -> None:
+    # hypothesis: "²" passes str.isdigit() but int() refuses it; C isdigit() is ASCII-only.
+    event = one_event(SYSCALL, "arch=c000003e syscall=2 success=no exit=² a0=1 items=0")
+    assert INTERPRETER.interpret(event.records[0])["exit"] == "²"  # as logged, like libauparse
+    check_outputs(event)
+    execve = one_event(1309, "argc=² a0=6C73")
+    assert execve.records[0].argv is None
+    check_outputs(execve)
+    for line in ("type=² msg=audit(1.000:1): a=1", "type=UNKNOWN[²] msg=audit(1.000:1): a=1"):
+        record = parse_log_line(line)  # an unknown type, kept: not a crash
+        assert record.type == 0 and record.type_name == line[5 : line.index(" ")]

@@ -159,6 +159,8 @@ BAD = [
     ("-a always,exit -F arch=b64 -S open,nope,close", "nope", "unknown syscall"),
     ("-a always,exit -S 5000", "5000", "out of range"),
     ("-a always,exit -F colour=red", "colour", "unknown field"),
+    ("-a always,exit -F a0=1_0", "1_0", "not a number"),
+    ("-a always,exit -F uid=\u0663", "\u0663", "not a number"),
     ("-a always,exit -F uid&0x10", "uid", "not allowed"),
     ("-a always,exit -F arch>b64", "arch", "only = and !="),
     ("-a always,exit -F perm!=r", "perm", "only ="),

@@ -316,7 +316,7 @@ def user_message_type(value: int | str) -> int:
     """
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             number = int(text)
         else:
             try:

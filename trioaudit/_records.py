@@ -126,9 +126,11 @@ def type_number(name: str) -> int:
     number = _NUMBER_BY_NAME.get(name)
     if number is not None:
         return number
-    if name.startswith("UNKNOWN[") and name.endswith("]") and name[8:-1].isdigit():
-        return int(name[8:-1])
-    if name.isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    inner = name[8:-1]
+    if name.startswith("UNKNOWN[") and name.endswith("]") and inner.isascii() and inner.isdigit():
+        return int(inner)
+    if name.isascii() and name.isdigit():
         return int(name)
     raise RecordParseError(f"unknown record type {name[:40]!r}")
 
@@ -233,22 +235,27 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
                 if eq <= 0:
                     continue
         name = token[:eq]
-        value = token[eq + 1 :]
-        if not value:
-            continue
         if name[0] == "(":
             name = name[1:]
             if not name:
                 continue
-        if value[-1] in _TRIMMED and value[0] != '"':
-            value = _trim(value)
-            if not value:
-                continue
-        if name == "key" and value[0] not in '"(':
-            _append_keys(append, value)
-            continue
-        append((name, value))
+        _keep_pair(append, name, token[eq + 1 :])
     return items
+
+
+def _keep_pair(append: Callable[[tuple[str, str]], None], name: str, value: str) -> None:
+    """Add one ``name=value`` as libauparse keeps it: empty values dropped,
+    a trailing ``:,')`` trimmed, a hex ``key`` split into its keys."""
+    if not value:
+        return
+    if value[-1] in _TRIMMED and value[0] != '"':
+        value = _trim(value)
+        if not value:
+            return
+    if name == "key" and value[0] not in '"(':
+        _append_keys(append, value)
+        return
+    append((name, value))
 
 
 def _token_pairs(token: str) -> tuple[tuple[str, str], ...]:
@@ -258,18 +265,8 @@ def _token_pairs(token: str) -> tuple[tuple[str, str], ...]:
     scanning a body token by token gives exactly what scanning it whole gives.
     """
     items: list[tuple[str, str]] = []
-    append = items.append
     for name, value in _PAIR.findall(token):
-        if not value:
-            continue
-        if value[-1] in _TRIMMED and value[0] != '"':
-            value = _trim(value)
-            if not value:
-                continue
-        if name == "key" and value[0] not in '"(':
-            _append_keys(append, value)
-            continue
-        append((name, value))
+        _keep_pair(items.append, name, value)
     return tuple(items)
 
 

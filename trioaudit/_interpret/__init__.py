@@ -133,7 +133,7 @@ def field_class(record_type: int, name: str, value: str) -> str:
     if record_type == _TRUSTED_APP:
         if value[:1] == '"':
             return "ESCAPED"
-        if value.isdigit():
+        if value.isascii() and value.isdigit():  # C isdigit(): ASCII only
             return "UNCLASSIFIED"
         return "ESCAPED" if _is_hex(value) else "UNCLASSIFIED"
     if record_type == _KERN_MODULE and name == "name":
@@ -483,7 +483,7 @@ def execve_argv(fields: Mapping[str, str]) -> tuple[str, ...] | None:
     the first missing argument.
     """
     argc_text = fields.get("argc", "")
-    if not argc_text.isdigit():
+    if not (argc_text.isascii() and argc_text.isdigit()):
         return None
     argv: list[str] = []
     for i in range(min(int(argc_text), MAX_ARGC)):

@@ -237,7 +237,7 @@ def print_exit(value: str, ctx: Context) -> str:
     digits = text[1:] if negative or text.startswith("+") else text
     number = 0
     for ch in digits:
-        if not ch.isdigit():
+        if ch not in "0123456789":  # C isdigit(): "²" is not a digit there
             break
         number = number * 10 + int(ch)
     if number > (1 << 63) - 1 + negative:

@@ -81,7 +81,7 @@ def _read_protocols(path: str) -> dict[int, str]:
         with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 words = line.split("#", 1)[0].split()
-                if len(words) >= 2 and words[1].isdigit():
+                if len(words) >= 2 and words[1].isascii() and words[1].isdigit():
                     table.setdefault(int(words[1]), words[0])
     except OSError:
         pass

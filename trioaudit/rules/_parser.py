@@ -149,6 +149,8 @@ class RuleCommand:
 def _c_int(text: str) -> int | None:
     """Parse like ``strtol(text, NULL, 0)`` but refuse trailing garbage: None if invalid."""
     body = text[1:] if text[:1] in "+-" else text
+    if not body.isascii() or "_" in body or body != body.strip():
+        return None  # int() would take "٣", "1_0" and blanks; strtol does not
     try:
         if body[:2].lower() == "0x":
             number = int(body[2:], 16) if body[2:] else None
