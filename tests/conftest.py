@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests import kernelstate
+
+# CI replays the same generated examples on every run (derandomize): a merge is
+# judged on the code, not on the inputs one run happened to draw. Exploration
+# happens in local runs (random seeds) and in the atheris harnesses (fuzz/);
+# whatever they find becomes an @example or a regression test.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 _KERNEL_UNAVAILABLE = kernelstate.can_talk_to_kernel()
 
