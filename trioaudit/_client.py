@@ -850,7 +850,7 @@ class AuditClient:
     async def _reader(self) -> None:
         sock = self._sock
         receive = self._protocol.receive_datagram
-        deliver = self._record_send.send_nowait
+        take = self._take_record
         while True:
             batch = await sock.receive_batch()
             now = time.time()
@@ -864,15 +864,7 @@ class AuditClient:
                 if sender == 0:
                     record = record_of_datagram(data)
                     if record is not None:  # the fast path: nearly all traffic
-                        if record[0] == _REPLACE:
-                            continue  # the kernel probing whether we are alive
-                        self._records_received += 1
-                        try:
-                            deliver(KernelRecord(record[0], record_text(record[1]), now))
-                        except trio.WouldBlock:
-                            self._records_dropped += 1
-                        except (trio.BrokenResourceError, trio.ClosedResourceError):
-                            self._records_dropped += 1
+                        take(record[0], record[1], now)
                         continue
                 try:
                     events = receive(data, sender)
@@ -882,24 +874,24 @@ class AuditClient:
                     continue
                 for event in events:
                     if isinstance(event, RecordReceived):
-                        message = event.message
-                        if message.type == T.REPLACE:
-                            # The kernel probing whether we are alive; its payload is a pid.
-                            continue
-                        self._records_received += 1
-                        try:
-                            deliver(KernelRecord(message.type, record_text(message.payload), now))
-                        except trio.WouldBlock:
-                            self._records_dropped += 1
-                        except (trio.BrokenResourceError, trio.ClosedResourceError):
-                            # Closing: the queue is shut while the batch in hand
-                            # is still being applied. Count, never crash the reader.
-                            self._records_dropped += 1
+                        take(event.message.type, event.message.payload, now)
                     else:
                         waiter = self._waiters.pop(event.seq, None)
                         if waiter is not None:
                             waiter.result = event
                             waiter.done.set()
+
+    def _take_record(self, msg_type: int, payload: bytes, now: float) -> None:
+        """Queue one record for the consumer, or count it dropped; never waits."""
+        if msg_type == _REPLACE:
+            return  # the kernel probing whether we are alive; its payload is a pid
+        self._records_received += 1
+        try:
+            self._record_send.send_nowait(KernelRecord(msg_type, record_text(payload), now))
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            # Full: the consumer is behind. Broken/closed: the queue was shut while
+            # the batch in hand was still being applied. Counted, never a crash.
+            self._records_dropped += 1
 
     # ---- life cycle ----------------------------------------------------------------
     async def _register(self, mode: str) -> str:
