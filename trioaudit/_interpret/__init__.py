@@ -280,11 +280,12 @@ class Interpreter:
         memoised per record type when its interpretation depends on nothing else
         in the record, so a typical record costs one C-level dict lookup per
         field (``map``) and a join, instead of interpretation, a dict copy and a
-        JSON encoder walk. ``tests/test_fast_json.py`` checks the two paths give
+        JSON encoder walk. ``tests/test_fast_paths.py`` checks the two paths give
         the same text on every corpus and on generated records.
         """
         items = record.items
         rtype = record.type
+        repeats = len(set(map(_first, items))) != len(items)
         cache = self._fragments.get(rtype)
         if cache is None:
             cache = self._fragments[rtype] = {}
@@ -293,31 +294,29 @@ class Interpreter:
             # auditd's translations win over ours; they are the same for every
             # record that shares the mapping, so their fragments are made once.
             overrides = self._overrides(rtype, record.enriched)
-            if overrides:
-                position = dict(zip(map(_first, items), itertools.count()))
-                if len(position) == len(items):
-                    get = position.get
-                    for name, fragment in overrides.items():
-                        index = get(name)
-                        if index is not None:
-                            fragments[index] = fragment
-                else:  # a name repeats (rare): override every occurrence
-                    for index, (name, _) in enumerate(items):
-                        override = overrides.get(name)
-                        if override is not None:
-                            fragments[index] = override
+            if overrides and not repeats:
+                get = dict(zip(map(_first, items), itertools.count())).get
+                for name, fragment in overrides.items():
+                    index = get(name)
+                    if index is not None:
+                        fragments[index] = fragment
+            elif overrides:  # a name repeats (rare): override every occurrence
+                for index, (name, _) in enumerate(items):
+                    override = overrides.get(name)
+                    if override is not None:
+                        fragments[index] = override
         if None in fragments:
             self._fill_fragments(record, fragments, cache)
-        if len(set(map(_first, items))) != len(items):
-            # A name repeats: the first one wins, as in interpret().
+        if repeats:
+            # The first one wins, as in interpret().
             seen: set[str] = set()
             unique: list[str | None] = []
             for (name, _), kept in zip(items, fragments, strict=True):
                 if name not in seen:
                     seen.add(name)
                     unique.append(kept)
-            return "{" + ",".join(unique) + "}", True  # type: ignore[arg-type]
-        return "{" + ",".join(fragments) + "}", False  # type: ignore[arg-type]
+            fragments = unique
+        return "{" + ",".join(fragments) + "}", repeats  # type: ignore[arg-type]
 
     def _fill_fragments(
         self,

@@ -1055,14 +1055,10 @@ def _arg_printer(index: int, sys: str) -> Printer:
     return _CHOOSERS[index](sys) if sys else _hex
 
 
-def argument_printer(index: int, syscall: str) -> Printer:
-    """The printer of argument *index* (0-3) of *syscall* ("" when unknown)."""
-    return _arg_printer(index, syscall)
-
-
-def syscall_name_of(ctx: Context) -> str | None:
-    """The syscall name the argument printers choose by (None: no machine)."""
-    return _syscall_name(ctx)
+#: The printer of argument *index* (0-3) of a syscall ("" when unknown), memoised.
+argument_printer = _arg_printer
+#: The syscall name the argument printers choose by (None: no machine).
+syscall_name_of = _syscall_name
 
 
 #: Argument printers that read the call's a0/a1 besides their own value: their
