@@ -92,7 +92,6 @@ def json_dumps(obj: Any) -> str:
 # One encoder for every call: json.dumps() with non-default options builds a new
 # JSONEncoder per call, which costs more than encoding a small value.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_json_value = _encode
 
 
 _EXECVE, _SOCKADDR = 1309, 1306
@@ -133,6 +132,23 @@ _RAW_MEMO_VALUE_LENGTH = 256
 _first = itemgetter(0)
 
 
+def _interpreted_extras(record: AuditRecord, repeats: bool) -> str:
+    # "argv", "sockaddr" and "keys", as AuditRecord.to_dict() adds them.
+    rtype = record.type
+    extras = ""
+    if rtype in _ARGV_TYPES:
+        argv = record.argv
+        if argv is not None:
+            extras = ',"argv":' + _encode(list(argv))
+    elif rtype == _SOCKADDR:
+        saddr = record.sockaddr
+        if saddr is not None:
+            extras = ',"sockaddr":' + _encode(saddr)
+    if repeats and sum(1 for name, _ in record.items if name == "key") > 1:
+        extras += ',"keys":' + _encode(record.raw_fields["key"].split("\x01"))
+    return extras
+
+
 def event_json(event: AuditEvent, raw: bool = False) -> str:
     """``json_dumps(event.to_dict(raw))``, the same text, built faster.
 
@@ -145,31 +161,15 @@ def event_json(event: AuditEvent, raw: bool = False) -> str:
     from ._interpret import default_interpreter
 
     records = event.records
-    if not raw:
-        execs = 0
-        for record in records:
-            if record.type == _EXECVE:
-                execs += 1
-        if execs > 1:
-            return json_dumps(event.to_dict())
+    if not raw and sum(1 for record in records if record.type == _EXECVE) > 1:
+        return json_dumps(event.to_dict())
     fields_json = _raw_fields_json if raw else default_interpreter().fields_json
     parts: list[str] = []
     for record in records:
         fields, repeats = fields_json(record)
         part = '{"type":' + _json_string(record.type_name) + ',"fields":' + fields
-        rtype = record.type
-        if raw:
-            pass
-        elif rtype in _ARGV_TYPES:
-            argv = record.argv
-            if argv is not None:
-                part += ',"argv":' + _json_value(list(argv))
-        elif rtype == _SOCKADDR:
-            saddr = record.sockaddr
-            if saddr is not None:
-                part += ',"sockaddr":' + _json_value(saddr)
-        if not raw and repeats and sum(1 for name, _ in record.items if name == "key") > 1:
-            part += ',"keys":' + _json_value(record.raw_fields["key"].split("\x01"))
+        if not raw:
+            part += _interpreted_extras(record, repeats)
         if " msg='" in record.raw:
             message = record.message
             if message is not None:

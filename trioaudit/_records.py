@@ -369,11 +369,10 @@ def _make_record(
     body: str,
     raw: str,
     enriched: Mapping[str, str],
-    fields: bool = True,
 ) -> AuditRecord:
     if len(sec) > _MAX_SECONDS_DIGITS or int(sec) > MAX_TIMESTAMP or len(serial) > 20:
         raise RecordParseError(f"audit stamp out of range: {sec[:30]}.{ms[:3]}:{serial[:30]}")
-    items = split_fields(body, msg_type) if fields else ()
+    items = split_fields(body, msg_type) if body else ()
     return AuditRecord(
         type=msg_type,
         type_name=name,
@@ -425,7 +424,7 @@ def parse_kernel_record(
     sec, ms, serial = match.groups()
     if not fields:
         return _make_record(
-            msg_type, type_name(msg_type), sec, ms, serial, node, "", raw, _NO_ENRICHMENT, False
+            msg_type, type_name(msg_type), sec, ms, serial, node, "", raw, _NO_ENRICHMENT
         )
     body, enriched = _split_enrichment(raw[match.end() :])
     return _make_record(msg_type, type_name(msg_type), sec, ms, serial, node, body, raw, enriched)
@@ -458,6 +457,6 @@ def parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
         # record under its logged name, with number UNKNOWN_TYPE_NUMBER.
         number = UNKNOWN_TYPE_NUMBER
     if not fields:
-        return _make_record(number, name, sec, ms, serial, node, "", raw, _NO_ENRICHMENT, False)
+        return _make_record(number, name, sec, ms, serial, node, "", raw, _NO_ENRICHMENT)
     body, enriched = _split_enrichment(raw[match.end() :])
     return _make_record(number, name, sec, ms, serial, node, body, raw, enriched)
