@@ -22,7 +22,9 @@ parse and render (:func:`render_kernel_batch`).
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
+import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +39,7 @@ from .._records import parse_kernel_record, parse_log_line
 
 __all__ = [
     "EVENTS_PER_BATCH",
+    "add_jobs_option",
     "open_pool",
     "render_in_workers",
     "render_kernel_batch",
@@ -87,28 +90,57 @@ def ship_kernel_events(events: Iterable[AuditEvent]) -> list[_ShippedKernel]:
 
 def render_kernel_batch(batch: list[_ShippedKernel]) -> list[str]:
     """In a worker: parse each live event's records, filter, render."""
+    return _render(
+        AuditEvent(
+            sequence=sequence,
+            timestamp=timestamp,
+            node=None,
+            records=tuple(parse_kernel_record(kind, text) for kind, text in records),
+        )
+        for sequence, timestamp, records in batch
+    )
+
+
+def add_jobs_option(parser: argparse.ArgumentParser, note: str) -> None:
+    """``--jobs N`` (0: one per CPU), shared by ``parse`` and ``tail``; *note* ends the help."""
+    parser.add_argument(
+        "--jobs",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help=f"parse and render in N worker processes (0: one per CPU); {note} "
+        "(default %(default)s)",
+    )
+
+
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return count if count > 0 else (os.cpu_count() or 1)
+
+
+def _render(events: Iterable[AuditEvent]) -> list[str]:
+    """In a worker: filter and render fully parsed events as this worker was set up to."""
     assert _worker is not None
     predicate, fmt, raw = _worker
-    out: list[str] = []
-    for sequence, timestamp, records in batch:
-        parsed = tuple(parse_kernel_record(kind, text) for kind, text in records)
-        event = AuditEvent(sequence=sequence, timestamp=timestamp, node=None, records=parsed)
-        if predicate is None or predicate(event):
-            out.append(render_event(event, fmt, raw=raw))
-    return out
+    return [render_event(e, fmt, raw=raw) for e in events if predicate is None or predicate(e)]
 
 
 def _render_batch(batch: list[_Shipped]) -> list[str]:
-    """In a worker: parse each event's lines, filter, render."""
-    assert _worker is not None
-    predicate, fmt, raw = _worker
-    out: list[str] = []
-    for sequence, timestamp, node, lines in batch:
-        records = tuple(parse_log_line(line) for line in lines)
-        event = AuditEvent(sequence=sequence, timestamp=timestamp, node=node, records=records)
-        if predicate is None or predicate(event):
-            out.append(render_event(event, fmt, raw=raw))
-    return out
+    """In a worker: parse each event's log lines, filter, render."""
+    return _render(
+        AuditEvent(
+            sequence=sequence,
+            timestamp=timestamp,
+            node=node,
+            records=tuple(parse_log_line(line) for line in lines),
+        )
+        for sequence, timestamp, node, lines in batch
+    )
 
 
 def _batches(events: Iterable[AuditEvent]) -> Iterator[list[_Shipped]]:

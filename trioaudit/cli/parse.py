@@ -8,16 +8,15 @@ reassembler's open-event limit whatever the file size. Output formats and
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TextIO
 
-from .._filter import compile_filter
+from .._filter import Predicate, compile_filter
 from .._logparse import LogParser, open_log
 from .._output import FORMATS, render_event
 from .._reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT
 from . import exitcodes
-from .parallel import render_in_workers
+from .parallel import add_jobs_option, render_in_workers
 
 __all__ = ["add_output_options", "register", "run_parse"]
 
@@ -70,35 +69,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--stats", action="store_true", help="print line/record/event counters to stderr"
     )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="parse and render in N worker processes (0: one per CPU); same output, in order; "
-        "with --count, --stats counts the lines read ahead too "
-        "(default %(default)s)",
+    add_jobs_option(
+        parser, "same output, in order; with --count, --stats counts the lines read ahead too"
     )
     parser.set_defaults(func=run_parse)
+
+
+def _render_here(
+    args: argparse.Namespace, predicate: Predicate | None, stream: TextIO
+) -> list[LogParser]:
+    """Parse and render in this process; returns the parsers (for --stats)."""
+    parsers: list[LogParser] = []
+    emitted = 0
+    for path in args.files:
+        parser = LogParser(timeout=args.timeout, max_open=args.max_open)
+        parsers.append(parser)
+        with open_log(path) as lines:
+            for event in parser.parse(lines):
+                if predicate is not None and not predicate(event):
+                    continue
+                stream.write(render_event(event, args.format, raw=args.raw))
+                stream.write("\n")
+                emitted += 1
+                if args.count is not None and emitted >= args.count:
+                    return parsers
+    return parsers
 
 
 def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``trioaudit parse``; returns the exit code."""
     stream = out if out is not None else sys.stdout
     predicate = compile_filter(args.filter) if args.filter else None
-    emitted = 0
-    write = stream.write
-    parsers: list[LogParser] = []
-    if args.jobs < 0:
-        print("trioaudit: --jobs must be 0 or more", file=sys.stderr)
-        return exitcodes.USAGE
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
-    if jobs > 1:
+    if args.jobs > 1:
         # This process groups lines into events (header checks only); workers
         # parse, filter and render them (see cli/parallel.py).
         parsers = render_in_workers(
             args.files,
-            jobs,
+            args.jobs,
             make_parser=lambda: LogParser(
                 timeout=args.timeout, max_open=args.max_open, fields=False
             ),
@@ -108,20 +115,8 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
             count=args.count,
             out=stream,
         )
-    for path in args.files if jobs == 1 else ():
-        parser = LogParser(timeout=args.timeout, max_open=args.max_open)
-        parsers.append(parser)
-        with open_log(path) as lines:
-            for event in parser.parse(lines):
-                if predicate is not None and not predicate(event):
-                    continue
-                write(render_event(event, args.format, raw=args.raw))
-                write("\n")
-                emitted += 1
-                if args.count is not None and emitted >= args.count:
-                    break
-        if args.count is not None and emitted >= args.count:
-            break
+    else:
+        parsers = _render_here(args, predicate, stream)
     stream.flush()
     if args.stats:
         for path, parser in zip(args.files, parsers, strict=False):

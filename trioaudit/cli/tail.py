@@ -17,7 +17,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import re
 import sys
 from concurrent.futures import Future
@@ -31,7 +30,7 @@ from .._client import AuditClient, ClientMode, KernelRecord, open_audit_client
 from .._event import AuditEvent
 from .._filter import Predicate, compile_filter
 from .._output import render_event
-from . import exitcodes, parallel
+from . import parallel
 from .parse import add_output_options
 
 log = logging.getLogger("trioaudit")
@@ -54,13 +53,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_source_options(parser)
     add_output_options(parser)
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="parse and render in N worker processes (0: one per CPU) while this one "
-        "only reads and groups records; for hosts with cores to spare (default %(default)s)",
+    parallel.add_jobs_option(
+        parser, "this process then only reads and groups records; for hosts with cores to spare"
     )
     parser.set_defaults(func=run_tail)
 
@@ -152,7 +146,7 @@ class _EnableWhileRunning:
 
 async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | None) -> None:
     remaining = args.count if args.count is not None else math.inf
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    jobs: int = args.jobs
     with trio.move_on_after(args.duration if args.duration is not None else math.inf):
         async with (
             await open_tail_client(args) as client,
@@ -264,8 +258,5 @@ def run_tail(args: argparse.Namespace) -> int:
     """Run ``tail`` until --count, --duration or Ctrl-C."""
     # Compile first: a bad filter is a usage error before any kernel traffic.
     predicate = compile_filter(args.filter) if args.filter else None
-    if args.jobs < 0:
-        print("trioaudit: --jobs must be 0 or more", file=sys.stderr)
-        return exitcodes.USAGE
     trio.run(_tail, args, sys.stdout, predicate)
     return 0
