@@ -238,7 +238,7 @@ def record_of_datagram(data: bytes) -> tuple[int, bytes] | None:
     if len(data) < NLMSG_HDRLEN:
         return None
     (msg_type,) = _TYPE.unpack_from(data, 4)
-    if msg_type >= FIRST_RECORD_TYPE or msg_type in LOW_RECORD_TYPES:
+    if is_record_type(msg_type):
         return msg_type, data[NLMSG_HDRLEN:]
     return None
 

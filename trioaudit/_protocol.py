@@ -59,9 +59,9 @@ __all__ = [
     "RequestCompleted",
 ]
 
-_REPLY = "reply"
 #: Largest errno (the kernel's MAX_ERRNO): ACK values below -MAX_ERRNO are not errors.
 MAX_ERRNO = 4095
+_REPLY = "reply"
 _DUMP = "dump"
 _ACK = "ack"
 _EXPECTED_REPLIES: dict[int, str] = {
