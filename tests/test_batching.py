@@ -91,3 +91,15 @@ def test_batch_must_be_positive() -> None:
     _, receive = trio.open_memory_channel[int](1)
     with pytest.raises(ValueError):
         BatchingReceiveChannel(receive, batch=0)
+
+
+async def test_receive_batch_takes_what_is_queued_up_to_the_limit() -> None:
+    send, receive = trio.open_memory_channel[int](100)
+    channel = BatchingReceiveChannel(receive, batch=8)
+    for i in range(20):
+        send.send_nowait(i)
+    assert await channel.receive_batch(5) == [0, 1, 2, 3, 4]
+    assert await channel.receive_batch(100) == list(range(5, 20))
+    with trio.move_on_after(0.05) as scope:
+        await channel.receive_batch(3)  # nothing queued: waits for the first item
+    assert scope.cancelled_caught

@@ -88,6 +88,19 @@ class BatchingReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
                 break
         return value
 
+    async def receive_batch(self, limit: int) -> list[T]:
+        """Wait for one item, then take what else is queued: at most *limit* in all.
+
+        The idiom for consumers that handle items in bulk (``trioaudit tail``).
+        """
+        batch = [await self.receive()]
+        while len(batch) < limit:
+            try:
+                batch.append(self.receive_nowait())
+            except trio.WouldBlock:
+                break
+        return batch
+
     async def aclose(self) -> None:
         """Close the inner channel; items still buffered are discarded."""
         self._buffer.clear()

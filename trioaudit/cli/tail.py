@@ -159,12 +159,7 @@ async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | No
                     await _render_in_workers(args, out, events, jobs, remaining)
                     return
                 while remaining > 0:
-                    batch = [await events.receive()]
-                    while len(batch) < EVENTS_PER_TURN:
-                        try:
-                            batch.append(events.receive_nowait())
-                        except trio.WouldBlock:
-                            break
+                    batch = await events.receive_batch(EVENTS_PER_TURN)
                     lines: list[str] = []
                     for event in batch:
                         if predicate is not None and not predicate(event):
@@ -237,12 +232,7 @@ async def _render_in_workers(
             nursery.start_soon(write_in_order, nursery.cancel_scope)
             async with send:
                 while True:
-                    batch = [await events.receive()]
-                    while len(batch) < parallel.EVENTS_PER_BATCH:
-                        try:
-                            batch.append(events.receive_nowait())
-                        except trio.WouldBlock:
-                            break
+                    batch = await events.receive_batch(parallel.EVENTS_PER_BATCH)
                     shipped = parallel.ship_kernel_events(batch)
                     await send.send(pool.submit(parallel.render_kernel_batch, shipped))
     finally:
