@@ -15,6 +15,7 @@ Deterministic: the same lines every run (no randomness, fixed timestamps).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from trioaudit import _syscalls
 
@@ -402,3 +403,15 @@ def synthetic_lines() -> Iterator[str]:
     for record_type, body in _field_lines():
         serial += 1
         yield f"type={record_type} {_stamp(serial)}: {body}"
+
+
+def corpus_line_sets() -> list[list[str]]:
+    """Every corpus the suite compares paths on: each committed audit.log
+    (tests/data/*.log, undecodable bytes kept as surrogates), then the
+    synthetic lines -- one list per source, so each can get its own parser."""
+    data = Path(__file__).parent / "data"
+    sets = [
+        path.read_text("utf-8", "surrogateescape").splitlines()
+        for path in sorted(data.glob("*.log"))
+    ]
+    return [*sets, list(synthetic_lines())]

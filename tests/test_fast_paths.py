@@ -15,14 +15,13 @@ import json
 import re
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.synthetic import synthetic_lines
+from tests.synthetic import corpus_line_sets
 from trioaudit import _interpret, _output, _records
 from trioaudit._errors import AuditProtocolError
 from trioaudit._event import AuditEvent
@@ -30,8 +29,6 @@ from trioaudit._interpret import Interpreter, StaticSystemDatabase, _cnum
 from trioaudit._logparse import LogParser
 from trioaudit._netlink import decode_datagram, record_of_datagram
 from trioaudit._output import event_json, render_event
-
-DATA = Path(__file__).parent / "data"
 
 # ---- the reference JSON: json.dumps plus the documented post-processing -----------
 
@@ -60,11 +57,7 @@ def events_of(lines: Iterator[str] | list[str]) -> list[AuditEvent]:
 
 
 def corpus_events() -> list[AuditEvent]:
-    events: list[AuditEvent] = []
-    for path in sorted(DATA.glob("*.log")):
-        events += events_of(path.read_text("utf-8", "surrogateescape").splitlines())
-    events += events_of(synthetic_lines())
-    return events
+    return [event for lines in corpus_line_sets() for event in events_of(lines)]
 
 
 @pytest.fixture(scope="module")

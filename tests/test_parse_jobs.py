@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.synthetic import synthetic_lines
+from tests.synthetic import corpus_line_sets
 from trioaudit import _records
 from trioaudit._event import AuditEvent
 from trioaudit._filter import compile_filter
@@ -31,10 +31,7 @@ CLI = [sys.executable, "-m", "trioaudit.cli.main", "parse"]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lines: list[str] = []
-    for path in sorted(DATA.glob("*.log")):
-        lines += path.read_text("utf-8", "surrogateescape").splitlines()
-    lines += list(synthetic_lines())
+    lines = [line for lines in corpus_line_sets() for line in lines]
     lines += [
         "not an audit record",
         "",
@@ -98,10 +95,7 @@ def test_negative_jobs_is_a_usage_error(corpus: Path) -> None:
 def kernel_payloads() -> list[tuple[int, str]]:
     """The corpora as the kernel sends them: (type, "audit(...): body")."""
     found: list[tuple[int, str]] = []
-    lines = list(synthetic_lines())
-    for path in sorted(DATA.glob("*.log")):
-        lines += path.read_text("utf-8", "surrogateescape").splitlines()
-    for line in lines:
+    for line in (line for lines in corpus_line_sets() for line in lines):
         try:
             record = _records.parse_log_line(line)
         except _records.RecordParseError:
