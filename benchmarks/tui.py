@@ -182,7 +182,7 @@ def child_main(argv: list[str]) -> int:
 
 
 async def _drive(log: str, ring: int) -> dict[str, Any]:
-    from trioaudit._event import AuditEvent
+    from trioaudit._records.model import AuditEvent
     from trioaudit.tui.app import AuditApp
     from trioaudit.tui.bridge import ReplaySource
     from trioaudit.tui.messages import EventsArrived

@@ -22,10 +22,14 @@ import re
 import atheris
 
 with atheris.instrument_imports(include=["trioaudit"]):
-    from trioaudit._interpret import Interpreter, StaticSystemDatabase, decode_sockaddr
-    from trioaudit._output import render_event
-    from trioaudit._reassembly import Reassembler
-    from trioaudit._records import RecordParseError, parse_kernel_record
+    from trioaudit._output.formats import render_event
+    from trioaudit._records.interpret import (
+        Interpreter,
+        StaticSystemDatabase,
+        decode_sockaddr,
+    )
+    from trioaudit._records.parse import RecordParseError, parse_kernel_record
+    from trioaudit._records.reassembly import Reassembler
 
 from _common import run
 

@@ -15,7 +15,7 @@ import atheris
 
 with atheris.instrument_imports(include=["trioaudit"]):
     from trioaudit._errors import AuditProtocolError
-    from trioaudit._netlink import (
+    from trioaudit._wire.netlink import (
         NetlinkMessageType,
         decode_datagram,
         decode_error_payload,

@@ -20,8 +20,8 @@ import atheris
 
 with atheris.instrument_imports(include=["trioaudit"]):
     from trioaudit._errors import AuditProtocolError
-    from trioaudit._protocol import AuditProtocol, RecordReceived, RequestCompleted
-    from trioaudit._status import AuditStatus
+    from trioaudit._wire.protocol import AuditProtocol, RecordReceived, RequestCompleted
+    from trioaudit._wire.status import AuditStatus
 
 from _common import run
 

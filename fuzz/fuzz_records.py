@@ -15,11 +15,11 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["trioaudit"]):
-    from trioaudit._event import AuditEvent
-    from trioaudit._filter import FilterSyntaxError, compile_filter
-    from trioaudit._output import render_event
-    from trioaudit._reassembly import Reassembler
-    from trioaudit._records import RecordParseError, parse_kernel_record, parse_log_line
+    from trioaudit._output.filter import FilterSyntaxError, compile_filter
+    from trioaudit._output.formats import render_event
+    from trioaudit._records.model import AuditEvent
+    from trioaudit._records.parse import RecordParseError, parse_kernel_record, parse_log_line
+    from trioaudit._records.reassembly import Reassembler
 
 import contextlib
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate trioaudit/_interpret/_tables/auparse.py from audit-userspace's lookup tables.
+"""Generate trioaudit/_tables/auparse.py from audit-userspace's lookup tables.
 
 The interpretation layer must print exactly what libauparse prints, so its lookup
 tables (capabilities, socket families, open/clone/mmap flags, signals, ...) are
@@ -30,9 +30,7 @@ import subprocess
 
 DEFAULT_REPO = "/work/.mirror/linux-audit+audit-userspace/repo"
 DEFAULT_REF = "v3.0.9"
-DEFAULT_OUTPUT = (
-    pathlib.Path(__file__).resolve().parent.parent / "trioaudit/_interpret/_tables/auparse.py"
-)
+DEFAULT_OUTPUT = pathlib.Path(__file__).resolve().parent.parent / "trioaudit/_tables/auparse.py"
 
 # Address families (kernel include/linux/socket.h).
 _AF = {

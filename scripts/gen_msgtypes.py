@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate ``trioaudit/_msgtypes.py`` from the real headers.
+"""Generate ``trioaudit/_tables/msgtypes.py`` from the real headers.
 
 Sources (read, never vendored):
   * the kernel's UAPI header ``include/uapi/linux/audit.h`` (Debian ships it as
@@ -11,7 +11,7 @@ Sources (read, never vendored):
 Usage::
 
     python scripts/gen_msgtypes.py --kernel-header /usr/include/linux/audit.h \
-        --audit-userspace PATH/TO/audit-userspace > trioaudit/_msgtypes.py
+        --audit-userspace PATH/TO/audit-userspace > trioaudit/_tables/msgtypes.py
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trioaudit._interpret import Interpreter
-from trioaudit._records import RecordParseError, parse_log_line
+from trioaudit._records.interpret import Interpreter
+from trioaudit._records.parse import RecordParseError, parse_log_line
 
 AUPARSE_PYTHON = "/usr/bin/python3"
 DUMP_SCRIPT = Path(__file__).with_name("auparse_dump.py")

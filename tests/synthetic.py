@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from trioaudit import _syscalls
+from trioaudit._tables import syscalls as _syscalls
 
 #: Architectures libauparse 3.0.9 knows (riscv is our extension: compared separately).
 ARCHES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from trioaudit._batching import BatchingReceiveChannel
+from trioaudit._trio.batching import BatchingReceiveChannel
 
 
 async def test_async_for_receives_everything_in_order_then_ends() -> None:

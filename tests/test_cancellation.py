@@ -29,7 +29,7 @@ import trio
 
 from tests.kernelstate import MASK_ENABLED, RawAudit
 from trioaudit import AuditDaemonRunning, AuditMessageType, AuditReplyTimeout, open_audit_client
-from trioaudit._client import AuditClient, ClientMode
+from trioaudit._trio.client import AuditClient, ClientMode
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]
 

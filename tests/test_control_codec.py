@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trioaudit import AuditProtocolError, AuditUsageError
-from trioaudit._control import (
+from trioaudit._wire.control import (
     MAX_USER_MESSAGE,
     AuditFeature,
     AuditFeatures,
@@ -25,7 +25,7 @@ from trioaudit._control import (
     feature_by_name,
     user_message_type,
 )
-from trioaudit._status import AuditStatus
+from trioaudit._wire.status import AuditStatus
 from trioaudit.cli.control import status_json, status_lines
 from trioaudit.cli.statuswatch import counter_delta, render_screen
 

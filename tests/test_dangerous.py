@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from trioaudit import AuditUsageError, FailureMode, StatusMask, open_audit_client
-from trioaudit._control import encode_feature_request
-from trioaudit._msgtypes import AuditMessageType as T
-from trioaudit._netlink import decode_datagram, encode_message
-from trioaudit._status import AuditStatus, encode_status_request
-from trioaudit._transport import NetlinkAuditSocket
+from trioaudit._tables.msgtypes import AuditMessageType as T
+from trioaudit._trio.transport import NetlinkAuditSocket
+from trioaudit._wire.control import encode_feature_request
+from trioaudit._wire.netlink import decode_datagram, encode_message
+from trioaudit._wire.status import AuditStatus, encode_status_request
 from trioaudit.cli import main as cli_main
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]

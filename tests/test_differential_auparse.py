@@ -21,7 +21,7 @@ import pytest
 from tests.differential import auparse_available, compare
 from tests.synthetic import synthetic_lines
 from trioaudit import parse_log
-from trioaudit._output import render_event
+from trioaudit._output.formats import render_event
 
 pytestmark = [
     pytest.mark.peer,

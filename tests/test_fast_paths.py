@@ -22,13 +22,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.synthetic import corpus_line_sets
-from trioaudit import _interpret, _output, _records
 from trioaudit._errors import AuditProtocolError
-from trioaudit._event import AuditEvent
-from trioaudit._interpret import Interpreter, StaticSystemDatabase, _cnum
-from trioaudit._logparse import LogParser
-from trioaudit._netlink import decode_datagram, record_of_datagram
-from trioaudit._output import event_json, render_event
+from trioaudit._output.formats import event_json, render_event
+from trioaudit._output import formats as _output
+from trioaudit._records.interpret import Interpreter, StaticSystemDatabase
+from trioaudit._records.interpret import cnum as _cnum
+from trioaudit._records.logread import LogParser
+from trioaudit._records.model import AuditEvent
+from trioaudit._records import interpret as _interpret
+from trioaudit._records import parse as _records
+from trioaudit._wire.netlink import decode_datagram, record_of_datagram
 
 # ---- the reference JSON: json.dumps plus the documented post-processing -----------
 

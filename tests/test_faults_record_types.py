@@ -21,8 +21,8 @@ import trio
 from tests.hardening_helpers import send_user_message
 from tests.kernelstate import MASK_ENABLED, RawAudit
 from trioaudit import AuditMessageType, KernelRecord, open_audit_client
-from trioaudit._netlink import decode_datagram, record_text
-from trioaudit._protocol import AuditProtocol, RecordReceived
+from trioaudit._wire.netlink import decode_datagram, record_text
+from trioaudit._wire.protocol import AuditProtocol, RecordReceived
 
 HDR = struct.Struct("=IHHII")
 TEXT = b"audit(1700000000.123:42): pid=1 uid=0 old-auid=4294967295 auid=1000 res=1"

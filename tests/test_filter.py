@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trioaudit import FilterSyntaxError, compile_filter, open_log, parse_log
-from trioaudit._event import AuditEvent
+from trioaudit._records.model import AuditEvent
 
 DATA = Path(__file__).parent / "data"
 

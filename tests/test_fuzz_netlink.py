@@ -35,7 +35,7 @@ from hypothesis.stateful import (
 )
 
 from trioaudit import AuditProtocolError
-from trioaudit._netlink import (
+from trioaudit._wire.netlink import (
     FIRST_RECORD_TYPE,
     LOW_RECORD_TYPES,
     NetlinkMessage,
@@ -44,8 +44,8 @@ from trioaudit._netlink import (
     encode_message,
     record_text,
 )
-from trioaudit._protocol import AuditProtocol, RecordReceived, RequestCompleted
-from trioaudit._status import STATUS_FIELDS, AuditStatus, StatusMask, encode_status_request
+from trioaudit._wire.protocol import AuditProtocol, RecordReceived, RequestCompleted
+from trioaudit._wire.status import STATUS_FIELDS, AuditStatus, StatusMask, encode_status_request
 
 HDR = struct.Struct("=IHHII")
 

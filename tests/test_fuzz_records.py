@@ -25,11 +25,11 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trioaudit._event import AuditEvent
-from trioaudit._interpret import Interpreter, StaticSystemDatabase, decode_sockaddr
-from trioaudit._output import json_dumps, neutralise, render_event
-from trioaudit._reassembly import Reassembler
-from trioaudit._records import RecordParseError, parse_kernel_record, parse_log_line
+from trioaudit._output.formats import json_dumps, neutralise, render_event
+from trioaudit._records.interpret import Interpreter, StaticSystemDatabase, decode_sockaddr
+from trioaudit._records.model import AuditEvent
+from trioaudit._records.parse import RecordParseError, parse_kernel_record, parse_log_line
+from trioaudit._records.reassembly import Reassembler
 
 STAMP = "audit(1795714536.840:4771): "
 SYSCALL, EXECVE, PROCTITLE, SOCKADDR, USER = 1300, 1309, 1327, 1306, 1005

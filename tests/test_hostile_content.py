@@ -26,15 +26,15 @@ from pathlib import Path
 
 import pytest
 
-from trioaudit._event import AuditEvent
-from trioaudit._output import render_event
-from trioaudit._reassembly import Reassembler
-from trioaudit._records import (
+from trioaudit._output.formats import render_event
+from trioaudit._records.model import AuditEvent
+from trioaudit._records.parse import (
     MAX_RECORD_LENGTH,
     RecordParseError,
     parse_kernel_record,
     parse_log_line,
 )
+from trioaudit._records.reassembly import Reassembler
 
 STAMP = "audit(1795714536.840:4771): "
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

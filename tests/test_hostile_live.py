@@ -36,8 +36,8 @@ import trio
 from tests.hardening_helpers import send_user_message
 from tests.kernelstate import MASK_ENABLED, RawAudit
 from trioaudit import AuditMessageType, open_audit_client
-from trioaudit._event import AuditEvent
-from trioaudit._output import render_event
+from trioaudit._output.formats import render_event
+from trioaudit._records.model import AuditEvent
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]
 

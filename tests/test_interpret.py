@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from trioaudit import Interpreter, StaticSystemDatabase
-from trioaudit._interpret import record_argv, record_sockaddr, set_default_interpreter
-from trioaudit._interpret._cnum import ConversionError, strtol, strtoul
-from trioaudit._records import parse_kernel_record, parse_log_line
+from trioaudit._records.interpret import record_argv, record_sockaddr, set_default_interpreter
+from trioaudit._records.interpret.cnum import ConversionError, strtol, strtoul
+from trioaudit._records.parse import parse_kernel_record, parse_log_line
 
 DATA = Path(__file__).parent / "data"
 DB = StaticSystemDatabase(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trioaudit import AuditProtocolError
-from trioaudit._netlink import (
+from trioaudit._wire.netlink import (
     NetlinkFlag,
     NetlinkMessage,
     decode_datagram,

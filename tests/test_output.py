@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from trioaudit import parse_log
-from trioaudit._output import json_dumps, neutralise, render_event
-from trioaudit._records import parse_log_line
+from trioaudit._output.formats import json_dumps, neutralise, render_event
+from trioaudit._records.parse import parse_log_line
 
 DATA = Path(__file__).parent / "data"
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.synthetic import corpus_line_sets
-from trioaudit import _records
-from trioaudit._event import AuditEvent
-from trioaudit._filter import compile_filter
-from trioaudit._output import OutputFormat, render_event
-from trioaudit._reassembly import Reassembler
+from trioaudit._output.filter import compile_filter
+from trioaudit._output.formats import OutputFormat, render_event
+from trioaudit._records.model import AuditEvent
+from trioaudit._records import parse as _records
+from trioaudit._records.reassembly import Reassembler
 from trioaudit.cli import parallel
 from trioaudit.cli.parallel import EVENTS_PER_BATCH
 

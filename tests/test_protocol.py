@@ -7,8 +7,8 @@ import struct
 import pytest
 
 from trioaudit import AuditProtocolError
-from trioaudit._netlink import NetlinkFlag, encode_message
-from trioaudit._protocol import AuditProtocol, RecordReceived, RequestCompleted
+from trioaudit._wire.netlink import NetlinkFlag, encode_message
+from trioaudit._wire.protocol import AuditProtocol, RecordReceived, RequestCompleted
 
 HDR = struct.Struct("=IHHII")
 

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trioaudit import Reassembler, parse_log
-from trioaudit._event import AuditEvent, AuditRecord
-from trioaudit._reassembly import GAP_RESET_WINDOW
-from trioaudit._records import parse_kernel_record
+from trioaudit._records.model import AuditEvent, AuditRecord
+from trioaudit._records.parse import parse_kernel_record
+from trioaudit._records.reassembly import GAP_RESET_WINDOW
 
 DATA = Path(__file__).parent / "data"
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trioaudit import AuditEvent, AuditProtocolError
-from trioaudit._output import render_event
-from trioaudit._records import (
+from trioaudit._output.formats import render_event
+from trioaudit._records.parse import (
     MAX_RECORD_LENGTH,
     RecordParseError,
     parse_kernel_record,

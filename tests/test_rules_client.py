@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests import kernelstate
-from trioaudit._client import open_audit_client
 from trioaudit._errors import NetlinkError
+from trioaudit._trio.client import open_audit_client
 from trioaudit.rules import AuditRule, RuleSyntaxError, parse_rule
 
 pytestmark = pytest.mark.kernel

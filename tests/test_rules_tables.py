@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from trioaudit import _syscalls as sc
+from trioaudit._tables import syscalls as sc
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_errnos_first_name_wins() -> None:
 
 def test_syscall_tables_load_lazily() -> None:
     code = (
-        "import sys, trioaudit._syscalls as s\n"
+        "import sys, trioaudit._tables.syscalls as s\n"
         "assert not any(m.startswith('trioaudit._tables.syscalls_') for m in sys.modules)\n"
         "s.syscall_name('aarch64', 1)\n"
         "print(sorted(m for m in sys.modules if m.startswith('trioaudit._tables.syscalls_')))\n"

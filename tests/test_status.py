@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from trioaudit import AuditProtocolError, AuditStatus, FeatureBitmap, StatusMask
-from trioaudit._status import encode_status_request
+from trioaudit._wire.status import encode_status_request
 
 FIELDS = [0, 1, 1, 4242, 100, 8192, 7, 3, 0x7F, 15000, 12]
 

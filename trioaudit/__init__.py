@@ -5,7 +5,27 @@ The public API lives here; implementation modules are private (``_name``).
 their own I/O.
 """
 
-from ._client import (
+from ._errors import (
+    AuditDaemonRunning,
+    AuditError,
+    AuditPermissionError,
+    AuditProtocolError,
+    AuditUsageError,
+    NetlinkError,
+)
+from ._output.filter import FilterSyntaxError, compile_filter
+from ._records.interpret import (
+    Interpreter,
+    LocalSystemDatabase,
+    StaticSystemDatabase,
+    SystemDatabase,
+)
+from ._records.logread import open_log, parse_log
+from ._records.model import AuditEvent, AuditRecord
+from ._records.parse import RecordParseError, parse_kernel_record, parse_log_line
+from ._records.reassembly import Reassembler, ReassemblerStatistics
+from ._tables.msgtypes import AuditMessageType
+from ._trio.client import (
     DEFAULT_QUEUE_SIZE,
     DEFAULT_REPLY_TIMEOUT,
     AuditClient,
@@ -16,7 +36,8 @@ from ._client import (
     NetlinkPermissionError,
     open_audit_client,
 )
-from ._control import (
+from ._version import __version__
+from ._wire.control import (
     AuditFeature,
     AuditFeatures,
     AuditUnsupported,
@@ -24,23 +45,7 @@ from ._control import (
     SignalInfo,
     TtyAuditStatus,
 )
-from ._errors import (
-    AuditDaemonRunning,
-    AuditError,
-    AuditPermissionError,
-    AuditProtocolError,
-    AuditUsageError,
-    NetlinkError,
-)
-from ._event import AuditEvent, AuditRecord
-from ._filter import FilterSyntaxError, compile_filter
-from ._interpret import Interpreter, LocalSystemDatabase, StaticSystemDatabase, SystemDatabase
-from ._logparse import open_log, parse_log
-from ._msgtypes import AuditMessageType
-from ._reassembly import Reassembler, ReassemblerStatistics
-from ._records import RecordParseError, parse_kernel_record, parse_log_line
-from ._status import AuditStatus, EnabledState, FailureMode, FeatureBitmap, StatusMask
-from ._version import __version__
+from ._wire.status import AuditStatus, EnabledState, FailureMode, FeatureBitmap, StatusMask
 from .rules import AuditRule, RuleSyntaxError, parse_rule, parse_rules_file
 
 __all__ = [

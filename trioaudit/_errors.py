@@ -105,7 +105,7 @@ def _errno_text(code: int) -> str:
 
 
 def _request_name(request_type: int) -> str:
-    from ._msgtypes import AuditMessageType
+    from ._tables.msgtypes import AuditMessageType
 
     try:
         return AuditMessageType(request_type).name

@@ -4,7 +4,7 @@ Nothing here opens a socket or imports trio: feed it bytes, get messages;
 give it requests, get bytes.
 """
 
-from ._netlink import (
+from ._wire.netlink import (
     AUDIT_NLGRP_READLOG,
     NETLINK_AUDIT,
     NLMSG_HDRLEN,
@@ -17,8 +17,8 @@ from ._netlink import (
     encode_message,
     record_text,
 )
-from ._protocol import AuditProtocol, ProtocolEvent, RecordReceived, RequestCompleted
-from ._status import encode_status_request
+from ._wire.protocol import AuditProtocol, ProtocolEvent, RecordReceived, RequestCompleted
+from ._wire.status import encode_status_request
 
 __all__ = [
     "AUDIT_NLGRP_READLOG",

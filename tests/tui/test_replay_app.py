@@ -23,10 +23,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
 from trioaudit import parse_log
-from trioaudit._client import ClientStatistics
 from trioaudit._errors import AuditPermissionError
-from trioaudit._event import AuditEvent
-from trioaudit._status import AuditStatus
+from trioaudit._records.model import AuditEvent
+from trioaudit._trio.client import ClientStatistics
+from trioaudit._wire.status import AuditStatus
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.bridge import MAX_BATCH, ReplaySource, _is_denial
 from trioaudit.tui.main import main as tui_main

@@ -14,10 +14,10 @@ from typing import Any
 
 import trio
 
-from .._client import AuditClient, open_audit_client
-from .._control import AuditFeature, AuditFeatures
 from .._errors import AuditUsageError, NetlinkError
-from .._status import AuditStatus, FailureMode
+from .._trio.client import AuditClient, open_audit_client
+from .._wire.control import AuditFeature, AuditFeatures
+from .._wire.status import AuditStatus, FailureMode
 
 _FAILURE_NAMES = {mode.name.lower(): mode for mode in FailureMode}
 #: ``auditctl -s -i`` words for ``enabled`` and ``failure`` (its own spelling, "disable" included).

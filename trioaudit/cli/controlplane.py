@@ -29,8 +29,9 @@ from typing import Any, TypeVar
 
 import trio
 
-from .._client import AuditClient, open_audit_client
-from .._control import (
+from .._errors import AuditUsageError
+from .._trio.client import AuditClient, open_audit_client
+from .._wire.control import (
     DAEMON_SIGNALS,
     AuditFeature,
     FeatureState,
@@ -38,7 +39,6 @@ from .._control import (
     feature_by_name,
     user_message_type,
 )
-from .._errors import AuditUsageError
 from . import exitcodes
 
 __all__ = ["compose_user_message", "register"]

@@ -7,7 +7,7 @@ Parsing fields, interpreting them and rendering JSON costs ~15 us per record
 in CPython; grouping records into events costs ~3. So this process only reads
 lines, checks each one's header (every check a full parse makes, so bad lines
 are counted exactly as without ``--jobs``) and groups them with the same
-:class:`~trioaudit._reassembly.Reassembler`; complete events go as lists of
+:class:`~trioaudit._records.reassembly.Reassembler`; complete events go as lists of
 lines, in batches, to worker processes that parse, filter and render them.
 Results are written in submission order, so the output is byte for byte what
 one process writes (``tests/test_parse_jobs.py``).
@@ -31,11 +31,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TextIO
 
-from .._event import AuditEvent
-from .._filter import Predicate, compile_filter
-from .._logparse import LogParser, open_log
-from .._output import OutputFormat, render_event
-from .._records import parse_kernel_record, parse_log_line
+from .._output.filter import Predicate, compile_filter
+from .._output.formats import OutputFormat, render_event
+from .._records.logread import LogParser, open_log
+from .._records.model import AuditEvent
+from .._records.parse import parse_kernel_record, parse_log_line
 
 __all__ = [
     "EVENTS_PER_BATCH",

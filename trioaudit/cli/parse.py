@@ -11,10 +11,10 @@ import argparse
 import sys
 from typing import TextIO
 
-from .._filter import Predicate, compile_filter
-from .._logparse import LogParser, open_log
-from .._output import FORMATS, render_event
-from .._reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT
+from .._output.filter import Predicate, compile_filter
+from .._output.formats import FORMATS, render_event
+from .._records.logread import LogParser, open_log
+from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT
 from . import exitcodes
 from .parallel import add_jobs_option, render_in_workers
 

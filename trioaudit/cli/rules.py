@@ -28,10 +28,10 @@ from typing import Any
 
 import trio
 
-from .. import _syscalls
-from .._client import AuditClient, open_audit_client
 from .._errors import NetlinkError
-from .._status import FailureMode
+from .._tables import syscalls as _syscalls
+from .._trio.client import AuditClient, open_audit_client
+from .._wire.status import FailureMode
 from ..rules import (
     AuditRule,
     CommandKind,

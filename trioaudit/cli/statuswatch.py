@@ -22,10 +22,10 @@ from typing import Any, TextIO
 
 import trio
 
-from .._client import open_audit_client
-from .._control import AuditFeatures
 from .._errors import AuditUsageError
-from .._status import AuditStatus
+from .._trio.client import open_audit_client
+from .._wire.control import AuditFeatures
+from .._wire.status import AuditStatus
 from . import exitcodes
 from .control import read_status, status_json, status_lines
 

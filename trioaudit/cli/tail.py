@@ -25,11 +25,11 @@ from typing import Any, TextIO
 
 import trio
 
-from .._batching import BatchingReceiveChannel
-from .._client import AuditClient, ClientMode, KernelRecord, open_audit_client
-from .._event import AuditEvent
-from .._filter import Predicate, compile_filter
-from .._output import render_event
+from .._output.filter import Predicate, compile_filter
+from .._output.formats import render_event
+from .._records.model import AuditEvent
+from .._trio.batching import BatchingReceiveChannel
+from .._trio.client import AuditClient, ClientMode, KernelRecord, open_audit_client
 from . import parallel
 from .parse import add_output_options
 

@@ -37,9 +37,9 @@ import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trioaudit import _syscalls
-from trioaudit._tables import msgtypes as _msgtypes
+from trioaudit._tables import msgtype_names as _msgtypes
 from trioaudit._tables import rulewords as _words
+from trioaudit._tables import syscalls as _syscalls
 from trioaudit.rules import _constants as C
 from trioaudit.rules._errors import RuleSyntaxError
 from trioaudit.rules._model import AuditRule, RuleField, encode_string

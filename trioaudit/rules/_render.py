@@ -30,9 +30,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from trioaudit import _syscalls
-from trioaudit._tables import msgtypes as _msgtypes
+from trioaudit._tables import msgtype_names as _msgtypes
 from trioaudit._tables import rulewords as _words
+from trioaudit._tables import syscalls as _syscalls
 from trioaudit.rules import _constants as C
 from trioaudit.rules._model import AuditRule, RuleField
 

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, Input, Label
 
-from .._filter import FilterSyntaxError, compile_filter
+from .._output.filter import FilterSyntaxError, compile_filter
 from .bridge import AuditSource, Command, LiveSource, ReplaySource
 from .messages import CommandFinished, EventsArrived, SourceFailed, StatusUpdated
 from .model import BACKLOG_LIMIT_STEP, DEFAULT_RING_SIZE, RATE_LIMIT_STEP, StatusSnapshot, safe

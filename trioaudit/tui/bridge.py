@@ -35,9 +35,9 @@ from typing import Any, Protocol
 import trio
 from textual.app import App
 
-from .._client import AuditClient, ClientMode, open_audit_client, process_name
-from .._event import AuditEvent
-from .._logparse import LogParser, open_log
+from .._records.logread import LogParser, open_log
+from .._records.model import AuditEvent
+from .._trio.client import AuditClient, ClientMode, open_audit_client, process_name
 from .messages import CommandFinished, EventsArrived, SourceFailed, StatusUpdated
 from .model import StatusSnapshot
 

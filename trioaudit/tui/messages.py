@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from .._event import AuditEvent
+from .._records.model import AuditEvent
 from .model import StatusSnapshot
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._client import ClientStatistics
-from .._event import AuditEvent
-from .._output import neutralise
-from .._status import AuditStatus
+from .._output.formats import neutralise
+from .._records.model import AuditEvent
+from .._trio.client import ClientStatistics
+from .._wire.status import AuditStatus
 
 #: Default number of events the feed keeps.
 DEFAULT_RING_SIZE = 10_000

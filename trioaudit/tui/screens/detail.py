@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from ..._event import AuditEvent
+from ..._records.model import AuditEvent
 from ..model import safe
 
 

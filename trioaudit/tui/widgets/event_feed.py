@@ -36,7 +36,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..._event import AuditEvent
+from ..._records.model import AuditEvent
 from ..model import DEFAULT_RING_SIZE, event_kind, event_summary, safe
 
 Predicate = Callable[[AuditEvent], bool]

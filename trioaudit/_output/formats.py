@@ -39,8 +39,8 @@ from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import Any, Literal
 
-from ._event import AuditEvent, AuditRecord, format_timestamp
-from ._records import decode_value
+from .._records.model import AuditEvent, AuditRecord, format_timestamp
+from .._records.parse import decode_value
 
 __all__ = ["FORMATS", "OutputFormat", "event_json", "json_dumps", "neutralise", "render_event"]
 
@@ -158,7 +158,7 @@ def event_json(event: AuditEvent, raw: bool = False) -> str:
     whose argument vector spans several EXECVE records (rare) take the
     reference path.
     """
-    from ._interpret import default_interpreter
+    from .._records.interpret import default_interpreter
 
     records = event.records
     if not raw and sum(1 for record in records if record.type == _EXECVE) > 1:
@@ -242,7 +242,7 @@ def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
             pairs = list(record.raw_fields.items())
             body = "".join(f"{name}={value} " for name, value in pairs)
         else:
-            from ._interpret import default_interpreter
+            from .._records.interpret import default_interpreter
 
             pairs = default_interpreter().interpret_items(record)
             if record.message is None:
@@ -258,7 +258,7 @@ def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
 def _user_message_body(record: AuditRecord, pairs: list[tuple[str, str]]) -> str:
     # ausearch keeps a user-space record's msg='...' together, free words included:
     # walk the logged tokens, substituting each field with its interpretation.
-    from ._records import record_body, split_fields
+    from .._records.parse import record_body, split_fields
 
     out: list[str] = []
     index = 0

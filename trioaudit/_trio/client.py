@@ -7,7 +7,7 @@ Theory of operation
 single reader task. Everything the kernel sends goes through that task:
 
 * replies and ACKs are matched to waiting callers by sequence number (the
-  sans-IO :class:`~trioaudit._protocol.AuditProtocol` does the matching), so any
+  sans-IO :class:`~trioaudit._wire.protocol.AuditProtocol` does the matching), so any
   number of tasks may issue requests at once;
 * audit records go into a **bounded** memory channel with ``send_nowait``: the
   reader never waits for a consumer (a blocked reader lets the kernel's queue
@@ -56,9 +56,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 
 import trio
 
-from . import _control
-from ._batching import BatchingReceiveChannel
-from ._errors import (
+from .._errors import (
     AuditDaemonRunning,
     AuditError,
     AuditPermissionError,
@@ -66,11 +64,12 @@ from ._errors import (
     AuditUsageError,
     NetlinkError,
 )
-from ._event import AuditEvent
-from ._msgtypes import AuditMessageType as T
-from ._netlink import NetlinkMessage, record_of_datagram, record_text
-from ._protocol import AuditProtocol, RecordReceived, RequestCompleted
-from ._status import (
+from .._records.model import AuditEvent
+from .._tables.msgtypes import AuditMessageType as T
+from .._wire import control as _control
+from .._wire.netlink import NetlinkMessage, record_of_datagram, record_text
+from .._wire.protocol import AuditProtocol, RecordReceived, RequestCompleted
+from .._wire.status import (
     STATUS_SIZE,
     AuditStatus,
     FailureMode,
@@ -78,12 +77,13 @@ from ._status import (
     StatusMask,
     encode_status_request,
 )
-from ._transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
+from .batching import BatchingReceiveChannel
+from .transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
 
 if TYPE_CHECKING:
-    from ._eventstream import EventStreamStatistics
-    from ._reassembly import Reassembler, ReassemblerStatistics
-    from .rules import AuditRule
+    from .._records.reassembly import Reassembler, ReassemblerStatistics
+    from ..rules import AuditRule
+    from .eventstream import EventStreamStatistics
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -657,7 +657,7 @@ class AuditClient:
     # (thin wrappers over trioaudit.rules; keep additions inside this section)
     async def list_rules(self) -> list[AuditRule]:
         """The rules loaded in the kernel, in order (``auditctl -l``)."""
-        from .rules import AuditRule
+        from ..rules import AuditRule
 
         replies = await self.request_dump(T.LIST_RULES, operation="list rules")
         return [AuditRule.from_bytes(reply.payload) for reply in replies]
@@ -711,7 +711,7 @@ class AuditClient:
         Records that arrived before this was opened are in the queue already
         (up to its size). One consumer at a time.
 
-        The channel is a :class:`~trioaudit._batching.BatchingReceiveChannel`:
+        The channel is a :class:`~trioaudit._trio.batching.BatchingReceiveChannel`:
         ``async for`` takes what is queued in batches (a scheduler yield every
         256 records, a cancellation check on each), so a plain loop keeps up
         with the reader, which drains up to 2048 datagrams per turn (a trio
@@ -771,8 +771,8 @@ class AuditClient:
             AuditUsageError: ``records()`` or ``events()`` is already open, or
                 the client is in ``"control"`` mode.
         """
-        from ._eventstream import EventStreamStatistics, assemble_events
-        from ._reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
+        from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
+        from .eventstream import EventStreamStatistics, assemble_events
 
         reassembler = Reassembler(
             timeout=DEFAULT_TIMEOUT if end_of_event_timeout is None else end_of_event_timeout,
@@ -965,7 +965,7 @@ def _irreversible_setting(msg_type: int, payload: bytes) -> str | None:
 
 def _rule(rule: AuditRule | str) -> AuditRule:
     if isinstance(rule, str):
-        from .rules import parse_rule
+        from ..rules import parse_rule
 
         return parse_rule(rule)
     return rule

@@ -10,7 +10,7 @@ the point of interpretation is that ``ausearch -i`` users recognise every string
 
 Each printer takes the field value exactly as logged (quoted, hex or bare) and a
 :class:`Context` carrying what libauparse keeps per record (machine, syscall, a0,
-a1) plus the :class:`~trioaudit._interpret._sysdb.SystemDatabase`. Lookup tables
+a1) plus the :class:`~trioaudit._records.interpret.sysdb.SystemDatabase`. Lookup tables
 come from the generated ``_tables`` package.
 
 The syscall-argument printers (``a0``..``a3``) depend on the syscall name; the
@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from . import _machines
-from ._cnum import ConversionError, as_int32, as_uint32, strtol, strtoul
-from ._sysdb import SystemDatabase
-from ._tables import auparse as T
+from ..._tables import auparse as T
+from . import machines as _machines
+from .cnum import ConversionError, as_int32, as_uint32, strtol, strtoul
+from .sysdb import SystemDatabase
 
 __all__ = ["PRINTERS", "Context", "escape_tty", "print_escaped", "unescape_hex"]
 

@@ -20,7 +20,7 @@ produces the same ones, field by field:
 4. Escape control characters as ``\\ooo`` (libauparse's default TTY escaping).
 
 User, group and protocol names come from an injectable
-:class:`~trioaudit._interpret._sysdb.SystemDatabase`; the rest is pure.
+:class:`~trioaudit._records.interpret.sysdb.SystemDatabase`; the rest is pure.
 
 Structured extras beside the strings: :func:`record_argv` (EXECVE/PROCTITLE as a
 list) and :func:`record_sockaddr` (``saddr`` as a dict).
@@ -36,16 +36,16 @@ from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from .._records import decode_value
-from . import _printers
-from ._cnum import ConversionError, strtoul
-from ._machines import machine_for_arch
-from ._printers import Context, escape_tty, print_escaped
-from ._sysdb import LocalSystemDatabase, StaticSystemDatabase, SystemDatabase
-from ._tables import auparse as _T
+from ..._tables import auparse as _T
+from ..parse import decode_value
+from . import printers as _printers
+from .cnum import ConversionError, strtoul
+from .machines import machine_for_arch
+from .printers import Context, escape_tty, print_escaped
+from .sysdb import LocalSystemDatabase, StaticSystemDatabase, SystemDatabase
 
 if TYPE_CHECKING:
-    from .._event import AuditRecord
+    from ..model import AuditRecord
 
 __all__ = [
     "Interpreter",

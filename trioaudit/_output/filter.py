@@ -34,8 +34,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._errors import AuditUsageError
-from ._event import AuditEvent
+from .._errors import AuditUsageError
+from .._records.model import AuditEvent
 
 __all__ = ["FilterSyntaxError", "Predicate", "compile_filter"]
 

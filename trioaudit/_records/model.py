@@ -15,7 +15,7 @@ Interpretation (``uid=0`` -> ``root``, ``syscall=59`` -> ``execve``) is costly
 and most consumers filter before they look, so :attr:`AuditRecord.fields` is
 computed lazily on first access and cached inside the (otherwise frozen)
 record. Interpretation is done by the process-wide default
-:class:`~trioaudit._interpret.Interpreter`; callers that need another user
+:class:`~trioaudit._records.interpret.Interpreter`; callers that need another user
 database (tests, offline analysis of a foreign machine's logs) call
 :meth:`AuditRecord.interpret` with their own interpreter.
 """
@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._interpret import Interpreter
+    from .interpret import Interpreter
 
 __all__ = ["AuditEvent", "AuditRecord", "format_timestamp"]
 
@@ -90,7 +90,7 @@ class AuditRecord:
         """
         cached = self._cache.get("raw")
         if cached is None:
-            from ._records import decode_fields
+            from .parse import decode_fields
 
             cached = MappingProxyType(decode_fields(self.type, self.items))
             self._cache["raw"] = cached
@@ -104,7 +104,7 @@ class AuditRecord:
         """
         cached = self._cache.get("fields")
         if cached is None:
-            from ._interpret import default_interpreter
+            from .interpret import default_interpreter
 
             cached = MappingProxyType(default_interpreter().interpret(self))
             self._cache["fields"] = cached
@@ -119,7 +119,7 @@ class AuditRecord:
         """The argument vector of an ``EXECVE`` or ``PROCTITLE`` record, else ``None``."""
         if self.type not in (_EXECVE, _PROCTITLE):
             return None
-        from ._interpret import record_argv
+        from .interpret import record_argv
 
         return record_argv(self)
 
@@ -128,7 +128,7 @@ class AuditRecord:
         """The decoded ``saddr`` of a ``SOCKADDR`` record, else ``None``."""
         if self.type != _SOCKADDR:
             return None
-        from ._interpret import record_sockaddr
+        from .interpret import record_sockaddr
 
         return record_sockaddr(self)
 
@@ -297,7 +297,7 @@ class AuditEvent:
             return None
         if len(execs) == 1:
             return execs[0].argv
-        from ._interpret import execve_argv
+        from .interpret import execve_argv
 
         merged: dict[str, str] = {}
         for rec in execs:

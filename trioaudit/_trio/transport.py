@@ -5,7 +5,7 @@ Theory of operation
 
 One :class:`NetlinkAuditSocket` wraps one ``AF_NETLINK``/``NETLINK_AUDIT``
 datagram socket. It sends request bytes and receives datagrams; it knows
-nothing about their meaning (that is :mod:`trioaudit._protocol`).
+nothing about their meaning (that is :mod:`trioaudit._wire.protocol`).
 
 Receiving is built for floods. A trio ``recv`` per datagram costs a scheduler
 round trip per record; at hundreds of thousands of records per second that is
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import trio
 
-from ._errors import AuditPermissionError
-from ._netlink import AUDIT_NLGRP_READLOG, NETLINK_AUDIT
+from .._errors import AuditPermissionError
+from .._wire.netlink import AUDIT_NLGRP_READLOG, NETLINK_AUDIT
 
 __all__ = ["DEFAULT_RCVBUF", "NetlinkAuditSocket", "Overflow", "open_netlink_audit_socket"]
 

@@ -1,6 +1,6 @@
 """Machines, syscall names and errno names, as libauparse prints them.
 
-The per-architecture syscall and errno tables live in :mod:`trioaudit._syscalls`
+The per-architecture syscall and errno tables live in :mod:`trioaudit._tables.syscalls`
 (generated once from the kernel's syscall tables, shared with the rule encoder).
 This module adapts them to what interpretation needs:
 
@@ -54,7 +54,7 @@ _UNAME_ARCH = {
 
 _tables: Any
 try:  # The shared tables (another module of this package, generated separately).
-    _tables = importlib.import_module("trioaudit._syscalls")
+    _tables = importlib.import_module("trioaudit._tables.syscalls")
 except ImportError:  # pragma: no cover - only while the tree is being assembled
     _tables = None
 

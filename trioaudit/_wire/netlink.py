@@ -44,7 +44,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
-from ._errors import AuditProtocolError
+from .._errors import AuditProtocolError
 
 __all__ = [
     "AUDIT_NLGRP_READLOG",

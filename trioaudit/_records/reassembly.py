@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from ._event import AuditEvent, AuditRecord
+from .model import AuditEvent, AuditRecord
 
 __all__ = [
     "DEFAULT_MAX_OPEN",

@@ -1,4 +1,4 @@
-"""Parse audit record text into :class:`~trioaudit._event.AuditRecord`.
+"""Parse audit record text into :class:`~trioaudit._records.model.AuditRecord`.
 
 Theory of operation
 -------------------
@@ -36,9 +36,9 @@ import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from ._errors import AuditProtocolError
-from ._event import AuditRecord
-from ._msgtypes import LOG_NAME_OVERRIDES, AuditMessageType
+from .._errors import AuditProtocolError
+from .._tables.msgtypes import LOG_NAME_OVERRIDES, AuditMessageType
+from .model import AuditRecord
 
 __all__ = [
     "MAX_RECORD_LENGTH",

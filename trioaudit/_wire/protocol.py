@@ -42,8 +42,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ._msgtypes import AuditMessageType as T
-from ._netlink import (
+from .._tables.msgtypes import AuditMessageType as T
+from .netlink import (
     NetlinkFlag,
     NetlinkMessage,
     NetlinkMessageType,

@@ -4,7 +4,7 @@ Theory of operation
 ===================
 
 ``auditctl`` changes the kernel's audit state through a handful of small
-structs besides ``audit_status`` (see :mod:`trioaudit._status`). This module
+structs besides ``audit_status`` (see :mod:`trioaudit._wire.status`). This module
 encodes and decodes them, and knows which values the kernel accepts, so that a
 bad request is refused here with a clear message instead of coming back as a
 bare ``EINVAL``. It does no I/O; :class:`~trioaudit.AuditClient` sends the bytes.
@@ -38,8 +38,8 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ._errors import AuditError, AuditProtocolError, AuditUsageError
-from ._msgtypes import AuditMessageType as T
+from .._errors import AuditError, AuditProtocolError, AuditUsageError
+from .._tables.msgtypes import AuditMessageType as T
 
 __all__ = [
     "AUDIT_FEATURE_VERSION",

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from ._event import AuditEvent
-from ._reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
-from ._records import RecordParseError, parse_log_line
+from .model import AuditEvent
+from .parse import RecordParseError, parse_log_line
+from .reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
 
 __all__ = ["LogParser", "open_log", "parse_log"]
 

@@ -4,7 +4,7 @@ Theory of operation
 ===================
 
 This is the trio glue between :meth:`AuditClient.records` and the sans-IO
-parser and :class:`~trioaudit._reassembly.Reassembler`. One task:
+parser and :class:`~trioaudit._records.reassembly.Reassembler`. One task:
 
 * takes the records already queued (one ``receive`` then ``receive_nowait``,
   at most :data:`RECORDS_PER_TURN`), parses each, and feeds it to the
@@ -33,11 +33,11 @@ from dataclasses import dataclass
 
 import trio
 
-from ._batching import BatchingReceiveChannel
-from ._client import KernelRecord
-from ._event import AuditEvent
-from ._reassembly import Reassembler
-from ._records import RecordParseError, parse_kernel_record
+from .._records.model import AuditEvent
+from .._records.parse import RecordParseError, parse_kernel_record
+from .._records.reassembly import Reassembler
+from .batching import BatchingReceiveChannel
+from .client import KernelRecord
 
 __all__ = ["RECORDS_PER_TURN", "EventStreamStatistics", "assemble_events"]
 

@@ -1,1 +1,0 @@
-"""Generated lookup tables (see scripts/gen_interpret_tables.py)."""
