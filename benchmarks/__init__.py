@@ -2,6 +2,6 @@
 
 Run ``python -m benchmarks`` (root, no audit daemon running). Benchmarks are
 not tests: they take minutes, need the live kernel and change its audit
-settings (restored afterwards). ``tests/test_benchmarks_smoke.py`` runs them
+settings (restored afterwards). ``tests/unit/test_benchmarks_smoke.py`` runs them
 in a tiny mode only.
 """

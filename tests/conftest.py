@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from tests import kernelstate
+from tests.support import kernelstate
 
 # CI replays the same generated examples on every run (derandomize): a merge is
 # judged on the code, not on the inputs one run happened to draw. Exploration

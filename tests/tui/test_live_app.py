@@ -23,7 +23,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
-from tests.kernelstate import RawAudit
+from tests.support.kernelstate import RawAudit
 from trioaudit.tui import bridge
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.screens.confirm import ConfirmScreen

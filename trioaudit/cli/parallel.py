@@ -10,7 +10,7 @@ are counted exactly as without ``--jobs``) and groups them with the same
 :class:`~trioaudit._records.reassembly.Reassembler`; complete events go as lists of
 lines, in batches, to worker processes that parse, filter and render them.
 Results are written in submission order, so the output is byte for byte what
-one process writes (``tests/test_parse_jobs.py``).
+one process writes (``tests/unit/test_parse_jobs.py``).
 
 Memory stays bounded: at most ``2 x jobs`` batches are in flight; the reader
 waits for the oldest before submitting more.

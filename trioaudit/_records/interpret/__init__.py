@@ -280,7 +280,7 @@ class Interpreter:
         memoised per record type when its interpretation depends on nothing else
         in the record, so a typical record costs one C-level dict lookup per
         field (``map``) and a join, instead of interpretation, a dict copy and a
-        JSON encoder walk. ``tests/test_fast_paths.py`` checks the two paths give
+        JSON encoder walk. ``tests/unit/test_fast_paths.py`` checks the two paths give
         the same text on every corpus and on generated records.
         """
         items = record.items

@@ -1,0 +1,15 @@
+"""Every test in this folder talks to the live kernel over NETLINK_AUDIT (root)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+_HERE = pathlib.Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in pathlib.Path(item.path).parents:
+            item.add_marker(pytest.mark.kernel)
