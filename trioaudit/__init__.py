@@ -2,8 +2,16 @@
 
 The public API lives here; implementation modules are private (``_name``).
 ``trioaudit.lowlevel`` re-exports the sans-IO codec for people who bring
-their own I/O.
+their own I/O, and ``trioaudit.rules`` is the auditctl rule language.
+
+Importing this package does not import trio: the names backed by the trio
+layer (:func:`open_audit_client`, :class:`AuditClient` and their companions)
+are loaded on first use (PEP 562), so the sans-IO parts -- parsing logs,
+rules, the codec -- work where trio is not installed or not wanted.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     AuditDaemonRunning,
@@ -25,17 +33,6 @@ from ._records.model import AuditEvent, AuditRecord
 from ._records.parse import RecordParseError, parse_kernel_record, parse_log_line
 from ._records.reassembly import Reassembler, ReassemblerStatistics
 from ._tables.msgtypes import AuditMessageType
-from ._trio.client import (
-    DEFAULT_QUEUE_SIZE,
-    DEFAULT_REPLY_TIMEOUT,
-    AuditClient,
-    AuditReplyTimeout,
-    ClientMode,
-    ClientStatistics,
-    KernelRecord,
-    NetlinkPermissionError,
-    open_audit_client,
-)
 from ._version import __version__
 from ._wire.control import (
     AuditFeature,
@@ -47,6 +44,46 @@ from ._wire.control import (
 )
 from ._wire.status import AuditStatus, EnabledState, FailureMode, FeatureBitmap, StatusMask
 from .rules import AuditRule, RuleSyntaxError, parse_rule, parse_rules_file
+
+if TYPE_CHECKING:
+    from ._trio.client import (
+        DEFAULT_QUEUE_SIZE,
+        DEFAULT_REPLY_TIMEOUT,
+        AuditClient,
+        AuditReplyTimeout,
+        ClientMode,
+        ClientStatistics,
+        KernelRecord,
+        NetlinkPermissionError,
+        open_audit_client,
+    )
+
+#: Public names that live in the trio layer, imported on first attribute access.
+_LAZY: dict[str, str] = {
+    "DEFAULT_QUEUE_SIZE": "trioaudit._trio.client",
+    "DEFAULT_REPLY_TIMEOUT": "trioaudit._trio.client",
+    "AuditClient": "trioaudit._trio.client",
+    "AuditReplyTimeout": "trioaudit._trio.client",
+    "ClientMode": "trioaudit._trio.client",
+    "ClientStatistics": "trioaudit._trio.client",
+    "KernelRecord": "trioaudit._trio.client",
+    "NetlinkPermissionError": "trioaudit._trio.client",
+    "open_audit_client": "trioaudit._trio.client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trioaudit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",

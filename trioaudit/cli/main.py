@@ -15,13 +15,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from .._errors import (
     AuditDaemonRunning,
     AuditError,
     AuditPermissionError,
     AuditUsageError,
 )
+from .._version import __version__
 from . import control, controlplane, exitcodes, parse, rules, tail
 
 #: Modules contributing subcommands, in the order ``--help`` lists them.
