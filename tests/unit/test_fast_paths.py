@@ -27,6 +27,7 @@ from trioaudit._output import formats as _output
 from trioaudit._output.formats import event_json, render_event
 from trioaudit._records import interpret as _interpret
 from trioaudit._records import parse as _records
+from trioaudit._records import values as _values
 from trioaudit._records.interpret import Interpreter, StaticSystemDatabase
 from trioaudit._records.interpret import cnum as _cnum
 from trioaudit._records.logread import LogParser
@@ -91,7 +92,7 @@ def test_fields_json_survives_memo_clearing(
     # Tiny limits: the memos are cleared again and again while rendering.
     monkeypatch.setattr(_interpret, "MEMO_LIMIT", 3)
     monkeypatch.setattr(_interpret, "_OVERRIDES_LIMIT", 2)
-    monkeypatch.setattr(_records, "MEMO_TOKENS", 5)
+    monkeypatch.setattr(_values, "MEMO_TOKENS", 5)
     monkeypatch.setattr(_records, "MEMO_ENRICHMENTS", 2)
     interpreter = Interpreter(StaticSystemDatabase())
     for event in events[:3000]:
@@ -120,10 +121,10 @@ def test_memos_stay_bounded_under_unique_values() -> None:
         )
         interpreter.fields_json(record)
     assert all(len(memo) <= _interpret.MEMO_LIMIT for memo in interpreter._fragments.values())
-    assert len(_records._TOKEN_PAIRS) <= _records.MEMO_TOKENS
-    long_value = "a" * (_records.MEMO_TOKEN_LENGTH + 1)
-    _records.split_fields(f"x={long_value}")
-    assert f"x={long_value}" not in _records._TOKEN_PAIRS
+    assert len(_values._TOKEN_PAIRS) <= _values.MEMO_TOKENS
+    long_value = "a" * (_values.MEMO_TOKEN_LENGTH + 1)
+    _values.split_fields(f"x={long_value}")
+    assert f"x={long_value}" not in _values._TOKEN_PAIRS
 
 
 # ---- generated input ---------------------------------------------------------------
@@ -164,7 +165,7 @@ def test_split_fields_token_memo_equals_whole_body_scan(tokens: list[str], rtype
     if "msg=" in body:
         return  # the other path, not memoised
     # _token_pairs on the whole body is the former whole-body scan.
-    assert _records.split_fields(body, rtype) == list(_records._token_pairs(body))
+    assert _values.split_fields(body, rtype) == list(_values._token_pairs(body))
 
 
 @settings(max_examples=3000, deadline=None)

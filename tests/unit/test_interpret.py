@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trioaudit import Interpreter, StaticSystemDatabase
-from trioaudit._records.interpret import record_argv, record_sockaddr, set_default_interpreter
+from trioaudit._records.interpret import set_default_interpreter
 from trioaudit._records.interpret.cnum import ConversionError, strtol, strtoul
 from trioaudit._records.parse import parse_kernel_record, parse_log_line
 
@@ -151,9 +151,9 @@ def test_structured_sockaddr_and_argv() -> None:
     record = parse_log_line(
         "type=SOCKADDR msg=audit(1.000:1): saddr=0200000A7F0000010000000000000000"
     )
-    assert record_sockaddr(record) == {"family": "inet", "address": "127.0.0.1", "port": 10}
+    assert record.sockaddr == {"family": "inet", "address": "127.0.0.1", "port": 10}
     title = parse_kernel_record(1327, "audit(1.000:1): proctitle=7368002D630065636801")
-    assert record_argv(title) == ("sh", "-c", "ech\x01")
+    assert title.argv == ("sh", "-c", "ech\x01")
     assert INTERP.interpret(title)["proctitle"] == "sh -c ech\\001"
 
 

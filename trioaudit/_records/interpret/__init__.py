@@ -22,8 +22,13 @@ produces the same ones, field by field:
 User, group and protocol names come from an injectable
 :class:`~trioaudit._records.interpret.sysdb.SystemDatabase`; the rest is pure.
 
-Structured extras beside the strings: :func:`record_argv` (EXECVE/PROCTITLE as a
-list) and :func:`record_sockaddr` (``saddr`` as a dict).
+Structured extras beside the strings: :func:`execve_argv` and :func:`proctitle_argv`
+(the argument vector as a list) and :func:`saddr_sockaddr` (``saddr`` as a dict).
+
+This package knows the record text's grammar (:mod:`trioaudit._records.values`) and the
+generated tables, nothing else: it reads a record through :class:`RecordView` (the few
+attributes :class:`~trioaudit._records.model.AuditRecord` has) and never calls back
+into the model.
 """
 
 from __future__ import annotations
@@ -34,39 +39,66 @@ import struct
 from collections.abc import Mapping
 from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..._tables import auparse as _T
-from ..parse import decode_value
+from ..._tables.msgtypes import AuditMessageType as _M
+from ..values import decode_value
 from . import printers as _printers
 from .cnum import ConversionError, strtoul
 from .machines import machine_for_arch
 from .printers import Context, escape_tty, print_escaped
 from .sysdb import LocalSystemDatabase, StaticSystemDatabase, SystemDatabase
 
-if TYPE_CHECKING:
-    from ..model import AuditRecord
-
 __all__ = [
     "Interpreter",
     "LocalSystemDatabase",
+    "RecordView",
     "StaticSystemDatabase",
     "SystemDatabase",
+    "decode_sockaddr",
     "default_interpreter",
     "execve_argv",
-    "record_argv",
-    "record_sockaddr",
+    "proctitle_argv",
+    "saddr_sockaddr",
     "set_default_interpreter",
 ]
+
+
+class RecordView(Protocol):
+    """What interpretation reads of a record (an :class:`AuditRecord` has it all)."""
+
+    @property
+    def type(self) -> int:
+        """The record type number."""
+        ...
+
+    @property
+    def raw(self) -> str:
+        """The record's whole text."""
+        ...
+
+    @property
+    def items(self) -> tuple[tuple[str, str], ...]:
+        """Every ``(name, value)`` pair, values as logged."""
+        ...
+
+    @property
+    def enriched(self) -> Mapping[str, str]:
+        """auditd's ENRICHED translations, keyed by upper-case name."""
+        ...
+
 
 _FIELD_CLASS: dict[str, str] = {}
 for _name, _cls in _T.FIELD_TYPES:
     _FIELD_CLASS.setdefault(_name, _cls)
 
 # Record type numbers whose fields libauparse reclassifies.
-_EXECVE, _AVC, _USER_TTY, _NETFILTER_PKT, _PATH = 1309, 1400, 1124, 1324, 1302
-_MQ_OPEN, _CRYPTO_KEY_USER, _TRUSTED_APP, _KERN_MODULE = 1312, 2404, 1121, 1330
-_GROUP_RECORDS = frozenset({1116, 1132, 1117})  # ADD_GROUP, GRP_MGMT, DEL_GROUP
+_EXECVE, _AVC, _USER_TTY = int(_M.EXECVE), int(_M.AVC), int(_M.USER_TTY)
+_NETFILTER_PKT, _PATH, _MQ_OPEN = int(_M.NETFILTER_PKT), int(_M.PATH), int(_M.MQ_OPEN)
+_CRYPTO_KEY_USER, _TRUSTED_APP = int(_M.CRYPTO_KEY_USER), int(_M.TRUSTED_APP)
+_KERN_MODULE, _PROCTITLE = int(_M.KERN_MODULE), int(_M.PROCTITLE)
+_GROUP_RECORDS = frozenset(map(int, (_M.ADD_GROUP, _M.GRP_MGMT, _M.DEL_GROUP)))
 _HEXCHARS = frozenset("0123456789abcdefABCDEF")
 
 
@@ -141,7 +173,7 @@ def field_class(record_type: int, name: str, value: str) -> str:
     return _FIELD_CLASS.get(name, "UNCLASSIFIED")
 
 
-def _context(record: AuditRecord, db: SystemDatabase) -> Context:
+def _context(record: RecordView, db: SystemDatabase) -> Context:
     ctx = Context(db=db, record_type=record.type)
     items = record.items
     count = len(items)
@@ -218,7 +250,7 @@ class Interpreter:
         """The system database in use."""
         return self._db
 
-    def interpret_items(self, record: AuditRecord) -> list[tuple[str, str]]:
+    def interpret_items(self, record: RecordView) -> list[tuple[str, str]]:
         """Every field (duplicates included, keys split) with its interpretation."""
         ctx: Context | None = None
         enriched: dict[str, str] | None = None
@@ -269,7 +301,7 @@ class Interpreter:
             append((name, text))
         return out
 
-    def fields_json(self, record: AuditRecord) -> tuple[str, bool]:
+    def fields_json(self, record: RecordView) -> tuple[str, bool]:
         """The interpreted fields as a JSON object: the text of
         ``json.dumps(self.interpret(record), ensure_ascii=False, separators=(",", ":"))``,
         and whether a field name repeats in the record.
@@ -320,7 +352,7 @@ class Interpreter:
 
     def _fill_fragments(
         self,
-        record: AuditRecord,
+        record: RecordView,
         fragments: list[str | None],
         cache: dict[tuple[str, str], str],
     ) -> None:
@@ -391,7 +423,7 @@ class Interpreter:
             except ValueError:
                 return
 
-    def _call_site(self, record: AuditRecord) -> tuple[str | None, int, str]:
+    def _call_site(self, record: RecordView) -> tuple[str | None, int, str]:
         """(machine, syscall number, syscall name or "") of a record, memoised
         under the items :func:`_context` reads them from."""
         items = record.items
@@ -437,7 +469,7 @@ class Interpreter:
         self._override_cache[key] = (enriched, overrides)
         return overrides
 
-    def interpret(self, record: AuditRecord) -> dict[str, str]:
+    def interpret(self, record: RecordView) -> dict[str, str]:
         """Interpreted fields by name; when a name repeats the first one wins."""
         out: dict[str, str] = {}
         for name, text in self.interpret_items(record):
@@ -504,30 +536,22 @@ def execve_argv(fields: Mapping[str, str]) -> tuple[str, ...] | None:
 MAX_ARGC = 65536
 
 
-def record_argv(record: AuditRecord) -> tuple[str, ...] | None:
-    """The argument vector of an EXECVE record or a PROCTITLE record.
-
-    For an EXECVE split over several records this is only this record's part;
-    :attr:`AuditEvent.argv` assembles the whole vector.
-    """
-    if record.type == _EXECVE:
-        return execve_argv(record.raw_fields)
-    if record.type == 1327:  # PROCTITLE
-        # Only the one field: decoding every field (raw_fields) costs 3x more.
-        for name, value in record.items:
-            if name == "proctitle":
-                title = decode_value(name, value, record.type)
-                return tuple(title.rstrip("\x00").split("\x00"))
-        return None
+def proctitle_argv(items: tuple[tuple[str, str], ...]) -> tuple[str, ...] | None:
+    """The argument vector of a PROCTITLE record, from its items (values as logged)."""
+    # Only the one field: decoding every field (raw_fields) costs 3x more.
+    for name, value in items:
+        if name == "proctitle":
+            title = decode_value(name, value, _PROCTITLE)
+            return tuple(title.rstrip("\x00").split("\x00"))
     return None
 
 
-def record_sockaddr(record: AuditRecord) -> dict[str, Any] | None:
-    """``saddr`` decoded: ``{"family": "inet", "address": "127.0.0.1", "port": 9}``."""
-    if record.type in (_AVC, _NETFILTER_PKT):
-        return None
-    value = record.raw_fields.get("saddr")
-    if value is None or not value or not _is_hex(value):
+def saddr_sockaddr(value: str | None) -> dict[str, Any] | None:
+    """A SOCKADDR record's decoded ``saddr`` as a dict, ``None`` when not hex.
+
+    ``{"family": "inet", "address": "127.0.0.1", "port": 9}``.
+    """
+    if not value or not _is_hex(value):
         return None
     return decode_sockaddr(bytes.fromhex(value if len(value) % 2 == 0 else value + "0"))
 
