@@ -61,6 +61,7 @@ def test_real_syscall_record_is_interpreted_like_ausearch() -> None:
         ("c0000015", 11, "execve"),
         ("80000016", 11, "execve"),
         ("c00000f3", 221, "execve"),
+        ("400000f3", 221, "execve"),  # riscv32, as docs/events.md says
     ],
 )
 def test_syscall_names_for_every_arch(arch: str, nr: int, name: str) -> None:
@@ -71,6 +72,8 @@ def test_arch_names() -> None:
     assert syscall("c000003e", 0)["arch"] == "x86_64"
     assert syscall("40000028", 0)["arch"] == "armeb"  # libauparse's first ARM alias
     assert syscall("c00000f3", 0)["arch"] == "riscv64"  # beyond libauparse 3.0.9
+    assert syscall("400000f3", 0)["arch"] == "riscv32"  # likewise
+    assert syscall("16", 0)["arch"] == "s390"
     assert syscall("1234", 0)["arch"] == "unknown-elf-type(1234)"
 
 

@@ -206,7 +206,7 @@ def print_arch(value: str, ctx: Context) -> str:
     machine = _machines.machine_for_arch(elf)
     if machine is None:
         return f"unknown-elf-type({value})"
-    return _machines.auparse_name(machine)
+    return machine
 
 
 def _syscall_name(ctx: Context) -> str | None:
