@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +34,7 @@ from trioaudit._records.interpret import Interpreter, StaticSystemDatabase, Syst
 from trioaudit._records.interpret import cnum as _cnum
 from trioaudit._records.logread import LogParser
 from trioaudit._records.model import AuditEvent
-from trioaudit._wire.netlink import decode_datagram, record_of_datagram
+from trioaudit._wire.netlink import NLMSG_HEADER, decode_datagram, record_of_datagram
 
 # ---- the reference JSON: json.dumps plus the documented post-processing -----------
 
@@ -305,7 +304,7 @@ def test_generated_enrichment_renders_like_the_reference(
 
 
 _RECORD_HEADERS = st.builds(
-    lambda length, kind, rest: struct.pack("=IHHII", length, kind, 0, 0, 0) + rest,
+    lambda length, kind, rest: NLMSG_HEADER.pack(length, kind, 0, 0, 0) + rest,
     st.integers(0, 2**32 - 1),
     st.one_of(
         st.sampled_from([1, 2, 3, 1000, 1005, 1006, 1300, 1320, 1329, 2100]),
@@ -317,7 +316,7 @@ _RECORD_HEADERS = st.builds(
 
 @settings(max_examples=2000, deadline=None)
 @given(st.one_of(_RECORD_HEADERS, st.binary(max_size=40)))
-@example(struct.pack("=IHHII", 25, 1, 0, 0, 0) + bytes(17) + b"\x05" + bytes(10))
+@example(NLMSG_HEADER.pack(25, 1, 0, 0, 0) + bytes(17) + b"\x05" + bytes(10))
 def test_reader_fast_path_agrees_with_the_datagram_decoder(data: bytes) -> None:
     fast = record_of_datagram(data)
     try:
