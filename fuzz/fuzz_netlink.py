@@ -16,6 +16,7 @@ import atheris
 with atheris.instrument_imports(include=["trioaudit"]):
     from trioaudit._errors import AuditProtocolError
     from trioaudit._wire.netlink import (
+        NLMSG_HEADER,
         NetlinkMessageType,
         decode_datagram,
         decode_error_payload,
@@ -26,8 +27,6 @@ with atheris.instrument_imports(include=["trioaudit"]):
 import contextlib
 
 from _common import run
-
-_HEADER = struct.Struct("=IHHII")
 
 
 def test_one_input(data: bytes) -> None:
@@ -53,10 +52,12 @@ def test_one_input(data: bytes) -> None:
 
 
 SEEDS = [
-    _HEADER.pack(36, 2, 0x100, 7, 0) + struct.pack("=i", 0) + _HEADER.pack(16, 1000, 5, 7, 0),
-    _HEADER.pack(60, 1000, 0, 7, 0) + bytes(44),
-    _HEADER.pack(40, 1300, 0, 0, 0) + b"audit(1700000000.123:42): arch=c000003e",
-    _HEADER.pack(16, 3, 2, 9, 0),
+    NLMSG_HEADER.pack(36, 2, 0x100, 7, 0)
+    + struct.pack("=i", 0)
+    + NLMSG_HEADER.pack(16, 1000, 5, 7, 0),
+    NLMSG_HEADER.pack(60, 1000, 0, 7, 0) + bytes(44),
+    NLMSG_HEADER.pack(40, 1300, 0, 0, 0) + b"audit(1700000000.123:42): arch=c000003e",
+    NLMSG_HEADER.pack(16, 3, 2, 9, 0),
 ]
 
 if __name__ == "__main__":

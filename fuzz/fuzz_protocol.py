@@ -20,12 +20,12 @@ import atheris
 
 with atheris.instrument_imports(include=["trioaudit"]):
     from trioaudit._errors import AuditProtocolError
+    from trioaudit._wire.netlink import NLMSG_HEADER
     from trioaudit._wire.protocol import AuditProtocol, RecordReceived, RequestCompleted
     from trioaudit._wire.status import AuditStatus
 
 from _common import run
 
-_HEADER = struct.Struct("=IHHII")
 _REQUEST_TYPES = (1000, 1001, 1010, 1011, 1012, 1013, 1016, 1019)
 _REPLY_TYPES = (1, 2, 3, 1000, 1013, 1019, 1300, 1305, 1320)
 
@@ -43,7 +43,7 @@ def _datagram(fdp: atheris.FuzzedDataProvider, seqs: list[int]) -> bytes:
         )
         if msg_type == 2:
             code = fdp.PickValueInList([0, -1, -17, -22, 5])
-            echoed = _HEADER.pack(16, fdp.PickValueInList(list(_REQUEST_TYPES)), 5, seq, 0)
+            echoed = NLMSG_HEADER.pack(16, fdp.PickValueInList(list(_REQUEST_TYPES)), 5, seq, 0)
             body = struct.pack("=i", code) + (echoed if fdp.ConsumeBool() else b"")
         else:
             body = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 48))
@@ -51,7 +51,9 @@ def _datagram(fdp: atheris.FuzzedDataProvider, seqs: list[int]) -> bytes:
         if fdp.ConsumeIntInRange(0, 9) == 0:
             length = fdp.ConsumeInt(4) & 0xFFFFFFFF
         padded = body + b"\0" * (-len(body) % 4)
-        parts.append(_HEADER.pack(length, msg_type, fdp.ConsumeInt(2) & 0xFFFF, seq, 0) + padded)
+        parts.append(
+            NLMSG_HEADER.pack(length, msg_type, fdp.ConsumeInt(2) & 0xFFFF, seq, 0) + padded
+        )
     return b"".join(parts)
 
 

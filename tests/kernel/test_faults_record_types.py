@@ -11,7 +11,6 @@ and dropped -- silently losing every login record.
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import sys
 
@@ -21,17 +20,16 @@ import trio
 from tests.support.hardening_helpers import send_user_message
 from tests.support.kernelstate import MASK_ENABLED, RawAudit
 from trioaudit import AuditMessageType, KernelRecord, open_audit_client
-from trioaudit._wire.netlink import decode_datagram, record_text
+from trioaudit._wire.netlink import NLMSG_HEADER, decode_datagram, record_text
 from trioaudit._wire.protocol import AuditProtocol, RecordReceived
 
-HDR = struct.Struct("=IHHII")
 TEXT = b"audit(1700000000.123:42): pid=1 uid=0 old-auid=4294967295 auid=1000 res=1"
 
 
 @pytest.mark.parametrize("msg_type", [AuditMessageType.USER, AuditMessageType.LOGIN])
 @pytest.mark.parametrize("length", [len(TEXT), 16 + len(TEXT)], ids=["unicast", "multicast"])
 def test_low_record_types_decode_as_records(msg_type: int, length: int) -> None:
-    datagram = HDR.pack(length, msg_type, 0, 0, 0) + TEXT + b"\0" * 3
+    datagram = NLMSG_HEADER.pack(length, msg_type, 0, 0, 0) + TEXT + b"\0" * 3
     (message,) = decode_datagram(datagram)
     assert message.is_record
     assert record_text(message.payload) == TEXT.decode()

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-NETLINK_AUDIT = 9
+from tests.support.kernelstate import HEADER, NETLINK_AUDIT
+
 AUDIT_USER = 1005
 NLM_F_REQUEST = 0x1
-HEADER = struct.Struct("=IHHII")
 #: Hard upper bound on any storm a test may send.
 MAX_STORM = 50_000
 HOLDER = Path(__file__).with_name("daemon_holder.py")

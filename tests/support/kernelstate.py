@@ -21,6 +21,9 @@ AUDIT_DEL_RULE = 1012
 AUDIT_LIST_RULES = 1013
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
+#: struct nlmsghdr and struct audit_status, defined here and not imported from trioaudit
+#: (the point of this module). The support code that must speak netlink without
+#: trioaudit -- hardening_helpers.py, the daemon_holder.py process -- shares these.
 HEADER = struct.Struct("=IHHII")
 STATUS = struct.Struct("=11I")
 MASK_ENABLED, MASK_FAILURE, MASK_PID, MASK_RATE, MASK_BACKLOG, MASK_WAIT = 1, 2, 4, 8, 16, 32

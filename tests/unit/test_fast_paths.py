@@ -7,13 +7,15 @@ mappings, and a plain-digits shortcut in ``strtoul``. Each is compared here with
 the straightforward code it replaces -- on the committed corpora, on the
 synthetic corpus that covers every interpretation class, and on generated
 hostile records -- including after the memos have been cleared mid-stream.
+Interpretation is held to ``json.dumps`` of what an interpreter that memoises
+nothing (``memoise=False``) gives: the fields are computed by one pipeline, so
+what can drift is what it remembers.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,11 +29,12 @@ from trioaudit._output import formats as _output
 from trioaudit._output.formats import event_json, render_event
 from trioaudit._records import interpret as _interpret
 from trioaudit._records import parse as _records
-from trioaudit._records.interpret import Interpreter, StaticSystemDatabase
+from trioaudit._records import values as _values
+from trioaudit._records.interpret import Interpreter, StaticSystemDatabase, SystemDatabase
 from trioaudit._records.interpret import cnum as _cnum
 from trioaudit._records.logread import LogParser
 from trioaudit._records.model import AuditEvent
-from trioaudit._wire.netlink import decode_datagram, record_of_datagram
+from trioaudit._wire.netlink import NLMSG_HEADER, decode_datagram, record_of_datagram
 
 # ---- the reference JSON: json.dumps plus the documented post-processing -----------
 
@@ -49,10 +52,24 @@ def reference_json(obj: Any) -> str:
 
 
 def reference_event_json(event: AuditEvent, interpreter: Interpreter) -> str:
+    """The event's JSON as ``json_dumps(event.to_dict())`` gives it, the fields
+    interpreted by ``interpreter`` -- one that memoises nothing, see :func:`reference`."""
     data = event.to_dict()
     for record, shape in zip(event.records, data["records"], strict=True):
         shape["fields"] = interpreter.interpret(record)
     return reference_json(data)
+
+
+def reference(db: SystemDatabase | None = None, **options: bool) -> Interpreter:
+    """An interpreter that memoises nothing: every field computed afresh.
+
+    The fast paths share the interpreter's per-field steps; what can go wrong in
+    them is the memoising (a result kept under a key that misses something it
+    depends on), so the reference must not memoise.
+    """
+    if db is None:
+        db = _interpret.default_interpreter().db
+    return Interpreter(db, memoise=False, **options)
 
 
 def events_of(lines: Iterator[str] | list[str]) -> list[AuditEvent]:
@@ -71,7 +88,7 @@ def events() -> list[AuditEvent]:
 
 
 def test_event_json_equals_the_reference_on_every_corpus(events: list[AuditEvent]) -> None:
-    interpreter = _interpret.default_interpreter()
+    interpreter = reference()
     mismatches = [
         e.sequence for e in events if event_json(e) != reference_event_json(e, interpreter)
     ]
@@ -91,24 +108,27 @@ def test_fields_json_survives_memo_clearing(
     # Tiny limits: the memos are cleared again and again while rendering.
     monkeypatch.setattr(_interpret, "MEMO_LIMIT", 3)
     monkeypatch.setattr(_interpret, "_OVERRIDES_LIMIT", 2)
-    monkeypatch.setattr(_records, "MEMO_TOKENS", 5)
+    monkeypatch.setattr(_values, "MEMO_TOKENS", 5)
     monkeypatch.setattr(_records, "MEMO_ENRICHMENTS", 2)
     interpreter = Interpreter(StaticSystemDatabase())
+    expected = reference(StaticSystemDatabase())
     for event in events[:3000]:
         for record in event.records:
             text, repeats = interpreter.fields_json(record)
             assert text == json.dumps(
-                interpreter.interpret(record), ensure_ascii=False, separators=(",", ":")
+                expected.interpret(record), ensure_ascii=False, separators=(",", ":")
             )
+            assert interpreter.interpret(record) == expected.interpret(record)
             assert repeats == (len({n for n, _ in record.items}) != len(record.items))
 
 
 def test_without_enrichment_the_fast_path_still_agrees(events: list[AuditEvent]) -> None:
     interpreter = Interpreter(StaticSystemDatabase(), use_enrichment=False, escape=False)
+    expected = reference(StaticSystemDatabase(), use_enrichment=False, escape=False)
     for event in events[:3000]:
         for record in event.records:
             assert interpreter.fields_json(record)[0] == json.dumps(
-                interpreter.interpret(record), ensure_ascii=False, separators=(",", ":")
+                expected.interpret(record), ensure_ascii=False, separators=(",", ":")
             )
 
 
@@ -119,11 +139,39 @@ def test_memos_stay_bounded_under_unique_values() -> None:
             1300, f"audit(1.000:{serial}): arch=c000003e syscall=0 pid={serial} uid={serial}"
         )
         interpreter.fields_json(record)
-    assert all(len(memo) <= _interpret.MEMO_LIMIT for memo in interpreter._fragments.values())
-    assert len(_records._TOKEN_PAIRS) <= _records.MEMO_TOKENS
-    long_value = "a" * (_records.MEMO_TOKEN_LENGTH + 1)
-    _records.split_fields(f"x={long_value}")
-    assert f"x={long_value}" not in _records._TOKEN_PAIRS
+        interpreter.interpret_items(record)
+    for memos in (interpreter._json, interpreter._pairs):
+        assert all(len(memo) <= _interpret.MEMO_LIMIT for memo in memos.by_type.values())
+        assert len(memos.calls) <= _interpret.MEMO_LIMIT
+    assert len(_values._TOKEN_PAIRS) <= _values.MEMO_TOKENS
+    long_value = "a" * (_values.MEMO_TOKEN_LENGTH + 1)
+    _values.split_fields(f"x={long_value}")
+    assert f"x={long_value}" not in _values._TOKEN_PAIRS
+
+
+def test_the_reference_memoises_nothing(events: list[AuditEvent]) -> None:
+    unmemoised = reference(StaticSystemDatabase())
+    for event in events[:500]:
+        for record in event.records:
+            unmemoised.fields_json(record)
+            unmemoised.interpret_items(record)
+    for memos in (unmemoised._json, unmemoised._pairs):
+        assert not any(memos.by_type.values())
+        assert not memos.calls
+        assert not memos.overrides
+    assert not unmemoised._sites
+
+
+def test_a_syscall_printed_verbatim_is_memoised_under_its_value() -> None:
+    # An unparsable arch leaves no machine: print_syscall gives the value as
+    # logged, so "01" and "1" (the same syscall number) must not share a memo.
+    interpreter = Interpreter(StaticSystemDatabase())
+    for value in ("1", "01", "1"):
+        record = _records.parse_kernel_record(
+            1300, f"audit(1.000:1): arch=fffffffffffffffffffffff syscall={value}"
+        )
+        assert json.loads(interpreter.fields_json(record)[0])["syscall"] == value
+        assert interpreter.interpret(record)["syscall"] == value
 
 
 # ---- generated input ---------------------------------------------------------------
@@ -151,9 +199,8 @@ def test_generated_records_render_like_the_reference(tokens: list[str], record_t
         record = _records.parse_kernel_record(record_type, f"audit(1.000:7): {body}")
     except _records.RecordParseError:
         return
-    interpreter = _interpret.default_interpreter()
     event = AuditEvent(sequence=7, timestamp=1.0, node=None, records=(record,))
-    assert event_json(event) == reference_event_json(event, interpreter)
+    assert event_json(event) == reference_event_json(event, reference())
     assert event_json(event) == event_json(event)  # memoised second time, same text
 
 
@@ -164,7 +211,7 @@ def test_split_fields_token_memo_equals_whole_body_scan(tokens: list[str], rtype
     if "msg=" in body:
         return  # the other path, not memoised
     # _token_pairs on the whole body is the former whole-body scan.
-    assert _records.split_fields(body, rtype) == list(_records._token_pairs(body))
+    assert _values.split_fields(body, rtype) == list(_values._token_pairs(body))
 
 
 @settings(max_examples=3000, deadline=None)
@@ -215,9 +262,10 @@ _ENRICHED_LINES = [
 @pytest.mark.parametrize("use_enrichment", [True, False])
 def test_enrichment_overrides_match_the_reference(use_enrichment: bool) -> None:
     interpreter = Interpreter(StaticSystemDatabase(), use_enrichment=use_enrichment)
+    unmemoised = reference(StaticSystemDatabase(), use_enrichment=use_enrichment)
     for line in _ENRICHED_LINES * 2:  # the second round comes from the memos
         record = _records.parse_log_line(line)
-        expected = interpreter.interpret(record)
+        expected = unmemoised.interpret(record)
         assert interpreter.fields_json(record)[0] == json.dumps(
             expected, ensure_ascii=False, separators=(",", ":")
         )
@@ -248,14 +296,15 @@ def test_generated_enrichment_renders_like_the_reference(
     except _records.RecordParseError:
         return
     interpreter = Interpreter(StaticSystemDatabase({0: "root"}))
+    expected = reference(StaticSystemDatabase({0: "root"}))
     for _ in range(2):
         assert interpreter.fields_json(record)[0] == json.dumps(
-            interpreter.interpret(record), ensure_ascii=False, separators=(",", ":")
+            expected.interpret(record), ensure_ascii=False, separators=(",", ":")
         )
 
 
 _RECORD_HEADERS = st.builds(
-    lambda length, kind, rest: struct.pack("=IHHII", length, kind, 0, 0, 0) + rest,
+    lambda length, kind, rest: NLMSG_HEADER.pack(length, kind, 0, 0, 0) + rest,
     st.integers(0, 2**32 - 1),
     st.one_of(
         st.sampled_from([1, 2, 3, 1000, 1005, 1006, 1300, 1320, 1329, 2100]),
@@ -267,7 +316,7 @@ _RECORD_HEADERS = st.builds(
 
 @settings(max_examples=2000, deadline=None)
 @given(st.one_of(_RECORD_HEADERS, st.binary(max_size=40)))
-@example(struct.pack("=IHHII", 25, 1, 0, 0, 0) + bytes(17) + b"\x05" + bytes(10))
+@example(NLMSG_HEADER.pack(25, 1, 0, 0, 0) + bytes(17) + b"\x05" + bytes(10))
 def test_reader_fast_path_agrees_with_the_datagram_decoder(data: bytes) -> None:
     fast = record_of_datagram(data)
     try:

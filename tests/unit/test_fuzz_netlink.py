@@ -38,6 +38,7 @@ from trioaudit import AuditProtocolError
 from trioaudit._wire.netlink import (
     FIRST_RECORD_TYPE,
     LOW_RECORD_TYPES,
+    NLMSG_HEADER,
     NetlinkMessage,
     decode_datagram,
     decode_error_payload,
@@ -46,8 +47,6 @@ from trioaudit._wire.netlink import (
 )
 from trioaudit._wire.protocol import AuditProtocol, RecordReceived, RequestCompleted
 from trioaudit._wire.status import STATUS_FIELDS, AuditStatus, StatusMask, encode_status_request
-
-HDR = struct.Struct("=IHHII")
 
 control_types = st.integers(0, FIRST_RECORD_TYPE - 1).filter(lambda t: t not in LOW_RECORD_TYPES)
 record_types = st.integers(FIRST_RECORD_TYPE, 0xFFFF) | st.sampled_from(sorted(LOW_RECORD_TYPES))
@@ -87,7 +86,7 @@ def test_a_record_ends_the_datagram_and_its_text_round_trips(
     before: list[NetlinkMessage], msg_type: int, text: bytes, wrong_length: int
 ) -> None:
     # The record header carries an arbitrary (untrustworthy) nlmsg_len.
-    record = HDR.pack(wrong_length, msg_type, 0, 0, 0) + text + b"\0" * 3
+    record = NLMSG_HEADER.pack(wrong_length, msg_type, 0, 0, 0) + text + b"\0" * 3
     decoded = decode_datagram(b"".join(encode(message) for message in before) + record)
     assert decoded[:-1] == before
     last = decoded[-1]
@@ -221,7 +220,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         state = self.expect.get(seq)
         if state is None or state.acked:
             return
-        echoed = HDR.pack(16, state.type, 5, seq, 0)
+        echoed = NLMSG_HEADER.pack(16, state.type, 5, seq, 0)
         if code < 0:
             state.errno = code
         else:
@@ -254,27 +253,33 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule(text=st.binary(max_size=40), msg_type=record_types)
     def record(self, text: bytes, msg_type: int) -> None:
         self.records_sent += 1
-        self.feed(HDR.pack(len(text), msg_type, 0, 0, 0) + text)
+        self.feed(NLMSG_HEADER.pack(len(text), msg_type, 0, 0, 0) + text)
 
     @rule(seq=u32)
     def stray_ack(self, seq: int) -> None:
         if seq in self.expect:
             return
         before = self.protocol.stats.unmatched
-        self.feed(encode_message(2, struct.pack("=i", 0) + HDR.pack(16, 1000, 5, seq, 0), seq=seq))
+        self.feed(
+            encode_message(
+                2, struct.pack("=i", 0) + NLMSG_HEADER.pack(16, 1000, 5, seq, 0), seq=seq
+            )
+        )
         assert self.protocol.stats.unmatched == before + 1
 
     @precondition(lambda self: bool(self.expect))
     @rule(data=st.data())
     def spoofed(self, data: st.DataObject) -> None:
         seq = data.draw(st.sampled_from(sorted(self.expect)))
-        echoed = HDR.pack(16, 1000, 5, seq, 0)
+        echoed = NLMSG_HEADER.pack(16, 1000, 5, seq, 0)
         self.feed(encode_message(2, struct.pack("=i", -1) + echoed, seq=seq), sender=4242)
 
     @rule(tail=st.binary(max_size=40), msg_type=control_types, short=st.booleans())
     def malformed(self, tail: bytes, msg_type: int, short: bool) -> None:
         # Either shorter than a header, or a control message claiming more than is there.
-        datagram = tail[:15] if short else HDR.pack(len(tail) + 17, msg_type, 0, 1, 0) + tail
+        datagram = (
+            tail[:15] if short else NLMSG_HEADER.pack(len(tail) + 17, msg_type, 0, 1, 0) + tail
+        )
         pending = self.protocol.pending
         try:
             self.feed(datagram)

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from trioaudit import AuditProtocolError
 from trioaudit._wire.netlink import (
+    NLMSG_HDRLEN,
+    NLMSG_HEADER,
     NetlinkFlag,
     NetlinkMessage,
     decode_datagram,
@@ -29,11 +31,20 @@ REAL_STATUS = bytes.fromhex(
     "4000000000000000000000007f000000983a000000000000"
 )
 RECORD_TEXT = b"audit(1795716761.598:2): op=set audit_rate_limit=123 old=0 res=1"
+#: struct nlmsghdr written out here, not taken from trioaudit: these tests check the
+#: codec's layout against it (and the real kernel bytes above), so they can fail.
+NLMSGHDR = struct.Struct("=IHHII")
+
+
+def test_the_public_header_struct_is_struct_nlmsghdr() -> None:
+    assert NLMSG_HEADER.format == NLMSGHDR.format
+    assert NLMSG_HEADER.size == NLMSG_HDRLEN == 16
+    assert NLMSG_HEADER.unpack_from(REAL_ACK) == (36, 2, 0x100, 1, 0)
 
 
 def test_encode_request_is_padded_and_counts_header_plus_payload() -> None:
     data = encode_message(1000, b"\x01\x02\x03", seq=7)
-    assert data == struct.pack("=IHHII", 19, 1000, 5, 7, 0) + b"\x01\x02\x03\x00"
+    assert data == NLMSGHDR.pack(19, 1000, 5, 7, 0) + b"\x01\x02\x03\x00"
     assert len(data) % 4 == 0
 
 
@@ -58,7 +69,7 @@ def test_real_status_reply_decodes() -> None:
 
 def test_unicast_event_length_excludes_header_and_is_repaired() -> None:
     # Kernel quirk: nlmsg_len = payload length for records sent to the daemon.
-    datagram = struct.pack("=IHHII", len(RECORD_TEXT), 1305, 0, 0, 0) + RECORD_TEXT
+    datagram = NLMSGHDR.pack(len(RECORD_TEXT), 1305, 0, 0, 0) + RECORD_TEXT
     (message,) = decode_datagram(datagram)
     assert message.payload == RECORD_TEXT
     assert message.length_repaired
@@ -66,14 +77,14 @@ def test_unicast_event_length_excludes_header_and_is_repaired() -> None:
 
 
 def test_multicast_event_length_is_honest() -> None:
-    datagram = struct.pack("=IHHII", 16 + len(RECORD_TEXT), 1305, 0, 0, 0) + RECORD_TEXT
+    datagram = NLMSGHDR.pack(16 + len(RECORD_TEXT), 1305, 0, 0, 0) + RECORD_TEXT
     (message,) = decode_datagram(datagram)
     assert message.payload == RECORD_TEXT
     assert not message.length_repaired
 
 
 def test_event_with_absurd_length_still_yields_whole_datagram() -> None:
-    datagram = struct.pack("=IHHII", 0xFFFFFFFF, 1300, 0, 0, 0) + RECORD_TEXT
+    datagram = NLMSGHDR.pack(0xFFFFFFFF, 1300, 0, 0, 0) + RECORD_TEXT
     (message,) = decode_datagram(datagram)
     assert message.payload == RECORD_TEXT
 
@@ -92,8 +103,8 @@ def test_multipart_dump_in_one_datagram() -> None:
     [
         b"",
         b"\x10\x00\x00",
-        struct.pack("=IHHII", 200, 1000, 0, 1, 0) + b"x" * 8,  # claims more than it has
-        struct.pack("=IHHII", 8, 2, 0, 1, 0),  # shorter than its own header
+        NLMSGHDR.pack(200, 1000, 0, 1, 0) + b"x" * 8,  # claims more than it has
+        NLMSGHDR.pack(8, 2, 0, 1, 0),  # shorter than its own header
     ],
     ids=["empty", "truncated-header", "length-past-end", "length-below-header"],
 )

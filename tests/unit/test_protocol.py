@@ -7,26 +7,24 @@ import struct
 import pytest
 
 from trioaudit import AuditProtocolError
-from trioaudit._wire.netlink import NetlinkFlag, encode_message
+from trioaudit._wire.netlink import NLMSG_HEADER, NetlinkFlag, encode_message
 from trioaudit._wire.protocol import AuditProtocol, RecordReceived, RequestCompleted
-
-HDR = struct.Struct("=IHHII")
 
 
 def ack(seq: int, request_type: int, error: int = 0) -> bytes:
-    echoed = HDR.pack(16, request_type, 5, seq, 0)
+    echoed = NLMSG_HEADER.pack(16, request_type, 5, seq, 0)
     return encode_message(2, struct.pack("=i", error) + echoed, seq=seq, flags=0x100)
 
 
 def record(text: bytes, msg_type: int = 1300) -> bytes:
-    return HDR.pack(len(text), msg_type, 0, 0, 0) + text  # the unicast length quirk
+    return NLMSG_HEADER.pack(len(text), msg_type, 0, 0, 0) + text  # the unicast length quirk
 
 
 def test_get_waits_for_ack_and_reply_in_either_order() -> None:
     for order in ("ack-first", "reply-first"):
         proto = AuditProtocol()
         seq, data = proto.build_request(1000)
-        assert HDR.unpack_from(data)[2] == NetlinkFlag.REQUEST | NetlinkFlag.ACK
+        assert NLMSG_HEADER.unpack_from(data)[2] == NetlinkFlag.REQUEST | NetlinkFlag.ACK
         reply = encode_message(1000, b"\0" * 44, seq=seq, flags=0)
         first, second = (ack(seq, 1000), reply) if order == "ack-first" else (reply, ack(seq, 1000))
         assert proto.receive_datagram(first) == []
@@ -65,7 +63,7 @@ def test_negative_errno_fails_at_once() -> None:
 def test_dump_collects_until_done_and_ack() -> None:
     proto = AuditProtocol()
     seq, data = proto.build_request(1013)
-    assert HDR.unpack_from(data)[2] & NetlinkFlag.DUMP == NetlinkFlag.DUMP
+    assert NLMSG_HEADER.unpack_from(data)[2] & NetlinkFlag.DUMP == NetlinkFlag.DUMP
     assert proto.receive_datagram(ack(seq, 1013)) == []
     parts = b"".join(
         encode_message(1013, bytes([i]) * 8, seq=seq, flags=NetlinkFlag.MULTI) for i in range(3)

@@ -18,10 +18,8 @@ from trioaudit._records.parse import (
     RecordParseError,
     parse_kernel_record,
     parse_log_line,
-    split_fields,
-    type_name,
-    type_number,
 )
+from trioaudit._records.values import split_fields, type_name, type_number
 
 DATA = Path(__file__).parents[1] / "data"
 LOG = DATA / "audit_enriched.log"

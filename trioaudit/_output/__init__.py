@@ -4,6 +4,7 @@
 ``formats``  JSON lines, ``records`` and ``text`` renderings, control characters
              neutralised.
 
-It reads :mod:`trioaudit._records.parse` and never reaches back into the wire or trio
-layers; a new output field or format goes here.
+It calls down into :mod:`trioaudit._records` (the model, interpretation, the text
+grammar) and nothing below calls back up into it; it never reaches into the wire or
+trio layers. A new output field or format goes here.
 """

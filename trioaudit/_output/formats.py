@@ -39,8 +39,11 @@ from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import Any, Literal
 
+from .._records.interpret import default_interpreter
 from .._records.model import AuditEvent, AuditRecord, format_timestamp
-from .._records.parse import decode_value
+from .._records.parse import record_body
+from .._records.values import KEY_SEPARATOR, decode_value, split_fields
+from .._tables.msgtypes import AuditMessageType as _T
 
 __all__ = ["FORMATS", "OutputFormat", "event_json", "json_dumps", "neutralise", "render_event"]
 
@@ -94,8 +97,8 @@ def json_dumps(obj: Any) -> str:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-_EXECVE, _SOCKADDR = 1309, 1306
-_ARGV_TYPES = frozenset({_EXECVE, 1327})  # EXECVE, PROCTITLE
+_EXECVE, _SOCKADDR = int(_T.EXECVE), int(_T.SOCKADDR)
+_ARGV_TYPES = frozenset({_EXECVE, int(_T.PROCTITLE)})
 
 
 def _raw_fields_json(record: AuditRecord) -> tuple[str, bool]:
@@ -145,7 +148,7 @@ def _interpreted_extras(record: AuditRecord, repeats: bool) -> str:
         if saddr is not None:
             extras = ',"sockaddr":' + _encode(saddr)
     if repeats and sum(1 for name, _ in record.items if name == "key") > 1:
-        extras += ',"keys":' + _encode(record.raw_fields["key"].split("\x01"))
+        extras += ',"keys":' + _encode(record.raw_fields["key"].split(KEY_SEPARATOR))
     return extras
 
 
@@ -158,8 +161,6 @@ def event_json(event: AuditEvent, raw: bool = False) -> str:
     whose argument vector spans several EXECVE records (rare) take the
     reference path.
     """
-    from .._records.interpret import default_interpreter
-
     records = event.records
     if not raw and sum(1 for record in records if record.type == _EXECVE) > 1:
         return json_dumps(event.to_dict())
@@ -242,8 +243,6 @@ def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
             pairs = list(record.raw_fields.items())
             body = "".join(f"{name}={value} " for name, value in pairs)
         else:
-            from .._records.interpret import default_interpreter
-
             pairs = default_interpreter().interpret_items(record)
             if record.message is None:
                 body = "".join(f"{name}={value} " for name, value in pairs)
@@ -258,8 +257,6 @@ def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
 def _user_message_body(record: AuditRecord, pairs: list[tuple[str, str]]) -> str:
     # ausearch keeps a user-space record's msg='...' together, free words included:
     # walk the logged tokens, substituting each field with its interpretation.
-    from .._records.parse import record_body, split_fields
-
     out: list[str] = []
     index = 0
     inside = False

@@ -4,8 +4,11 @@ Theory of operation
 -------------------
 The kernel emits one *record* per netlink message (``SYSCALL``, ``PATH``,
 ``CWD``, ``EOE``...). Records that share a ``(timestamp, serial)`` stamp belong
-to one *event*. The parser (``_records``) builds :class:`AuditRecord` objects;
-the reassembler (``_reassembly``) groups them into :class:`AuditEvent` objects.
+to one *event*. The parser (:mod:`.parse`) builds :class:`AuditRecord` objects;
+the reassembler (:mod:`.reassembly`) groups them into :class:`AuditEvent` objects.
+This module sits between them and what it builds on: the text grammar
+(:mod:`.values`) and interpretation (:mod:`.interpret`), which never call back
+into it -- they read a record through the few attributes it has.
 
 Both are frozen slotted dataclasses built only by trioaudit's own parsers, so
 construction does no validation (h11's ``_parsed`` idea): parsing must stay at
@@ -26,14 +29,21 @@ import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .interpret import Interpreter
+from .._tables.msgtypes import AuditMessageType as _T
+from .interpret import (
+    Interpreter,
+    default_interpreter,
+    execve_argv,
+    proctitle_argv,
+    saddr_sockaddr,
+)
+from .values import KEY_SEPARATOR, decode_fields
 
 __all__ = ["AuditEvent", "AuditRecord", "format_timestamp"]
 
-_EXECVE, _PROCTITLE, _SOCKADDR = 1309, 1327, 1306
+_EXECVE, _PROCTITLE, _SOCKADDR = int(_T.EXECVE), int(_T.PROCTITLE), int(_T.SOCKADDR)
 
 
 _last_second: list[Any] = [None, ""]
@@ -90,8 +100,6 @@ class AuditRecord:
         """
         cached = self._cache.get("raw")
         if cached is None:
-            from .parse import decode_fields
-
             cached = MappingProxyType(decode_fields(self.type, self.items))
             self._cache["raw"] = cached
         return cached
@@ -104,8 +112,6 @@ class AuditRecord:
         """
         cached = self._cache.get("fields")
         if cached is None:
-            from .interpret import default_interpreter
-
             cached = MappingProxyType(default_interpreter().interpret(self))
             self._cache["fields"] = cached
         return cached
@@ -116,21 +122,23 @@ class AuditRecord:
 
     @property
     def argv(self) -> tuple[str, ...] | None:
-        """The argument vector of an ``EXECVE`` or ``PROCTITLE`` record, else ``None``."""
-        if self.type not in (_EXECVE, _PROCTITLE):
-            return None
-        from .interpret import record_argv
+        """The argument vector of an ``EXECVE`` or ``PROCTITLE`` record, else ``None``.
 
-        return record_argv(self)
+        For an EXECVE split over several records this is only this record's part;
+        :attr:`AuditEvent.argv` assembles the whole vector.
+        """
+        if self.type == _EXECVE:
+            return execve_argv(self.raw_fields)
+        if self.type == _PROCTITLE:
+            return proctitle_argv(self.items)
+        return None
 
     @property
     def sockaddr(self) -> dict[str, Any] | None:
         """The decoded ``saddr`` of a ``SOCKADDR`` record, else ``None``."""
         if self.type != _SOCKADDR:
             return None
-        from .interpret import record_sockaddr
-
-        return record_sockaddr(self)
+        return saddr_sockaddr(self.raw_fields.get("saddr"))
 
     @property
     def message(self) -> str | None:
@@ -163,7 +171,7 @@ class AuditRecord:
             if len(keys) > 1:
                 # One rule matched under several keys: "fields" shows the first
                 # (as libauparse's find_field), "keys" lists them all.
-                out["keys"] = self.raw_fields["key"].split("\x01")
+                out["keys"] = self.raw_fields["key"].split(KEY_SEPARATOR)
         message = self.message
         if message is not None:
             out["msg"] = message
@@ -240,7 +248,7 @@ class AuditEvent:
     def keys(self) -> tuple[str, ...]:
         """All rule keys (several keys are joined by ``\\x01`` in the record)."""
         value = self.key
-        return tuple(value.split("\x01")) if value else ()
+        return tuple(value.split(KEY_SEPARATOR)) if value else ()
 
     @property
     def syscall(self) -> str | None:
@@ -297,8 +305,6 @@ class AuditEvent:
             return None
         if len(execs) == 1:
             return execs[0].argv
-        from .interpret import execve_argv
-
         merged: dict[str, str] = {}
         for rec in execs:
             for name, value in rec.raw_fields.items():

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
+from .._tables.msgtypes import AuditMessageType as _T
 from .model import AuditEvent, AuditRecord
 
 __all__ = [
@@ -60,7 +61,10 @@ MAX_TRACKED_MISSING = 8192
 #: A serial this far from the highest seen is a counter reset, not a gap.
 GAP_RESET_WINDOW = 1 << 20
 
-_EOE = 1320
+_EOE = int(_T.EOE)
+# AUDIT_FIRST_DAEMON..AUDIT_LAST_DAEMON and the user-space ranges (AUDIT_FIRST_USER_MSG..
+# AUDIT_LAST_USER_MSG, AUDIT_FIRST_USER_MSG2..AUDIT_LAST_USER_MSG2) of linux/audit.h:
+# range markers, not message types, so they are not AuditMessageType members.
 _DAEMON_FIRST, _DAEMON_LAST = 1200, 1299
 
 Key = tuple[float, int, "str | None"]

@@ -2,6 +2,8 @@
 
 Plain literals so that importing them is cheap; the per-architecture syscall
 tables are imported lazily by :mod:`trioaudit._tables.syscalls`.
+Message types are scripts/gen_msgtypes.py's (msgtypes.py; msgtype_names.py
+derives the name tables from it).
 Source: audit-userspace HEAD (ea8550209d556fdf44a2c13d4b54a9803dd07442),
 lib/*tab.h and lib/*_table.h.
 """

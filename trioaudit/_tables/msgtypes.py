@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["AuditMessageType"]
+__all__ = ["LOG_NAME_OVERRIDES", "NOT_IN_MSG_TYPETAB", "AuditMessageType"]
 
 
 class AuditMessageType(IntEnum):
@@ -240,3 +240,30 @@ class AuditMessageType(IntEnum):
 LOG_NAME_OVERRIDES: dict[int, str] = {
     1500: "APPARMOR",
 }
+
+# Numbers lib/msg_typetab.h does not name (commented out or absent there):
+# auditctl neither accepts nor prints a name for them.
+NOT_IN_MSG_TYPETAB: frozenset[int] = frozenset(
+    {
+        1000,  # GET
+        1001,  # SET
+        1002,  # LIST
+        1003,  # ADD
+        1004,  # DEL
+        1007,  # WATCH_INS
+        1008,  # WATCH_REM
+        1009,  # WATCH_LIST
+        1010,  # SIGNAL_INFO
+        1011,  # ADD_RULE
+        1012,  # DEL_RULE
+        1013,  # LIST_RULES
+        1014,  # TRIM
+        1015,  # MAKE_EQUIV
+        1016,  # TTY_GET
+        1017,  # TTY_SET
+        1018,  # SET_FEATURE
+        1019,  # GET_FEATURE
+        1204,  # DAEMON_RECONFIG
+        1329,  # REPLACE
+    }
+)

@@ -50,6 +50,7 @@ __all__ = [
     "AUDIT_NLGRP_READLOG",
     "NETLINK_AUDIT",
     "NLMSG_HDRLEN",
+    "NLMSG_HEADER",
     "NetlinkErrorPayload",
     "NetlinkFlag",
     "NetlinkMessage",
@@ -64,8 +65,12 @@ __all__ = [
 NETLINK_AUDIT = 9
 #: Multicast group that receives a read-only copy of every audit record.
 AUDIT_NLGRP_READLOG = 1
+#: ``struct nlmsghdr`` in host byte order: ``nlmsg_len``, ``nlmsg_type``,
+#: ``nlmsg_flags``, ``nlmsg_seq``, ``nlmsg_pid`` (see the diagram above). The one
+#: definition of the layout: encode, decode and tests that build datagrams use it.
+NLMSG_HEADER = struct.Struct("=IHHII")
 #: Size of ``struct nlmsghdr``.
-NLMSG_HDRLEN = 16
+NLMSG_HDRLEN = NLMSG_HEADER.size
 #: Netlink messages are aligned to 4 bytes.
 NLMSG_ALIGNTO = 4
 #: First message type that is an audit *record* rather than a control message.
@@ -81,7 +86,6 @@ def is_record_type(msg_type: int) -> bool:
     return msg_type >= FIRST_RECORD_TYPE or msg_type in LOW_RECORD_TYPES
 
 
-_HEADER = struct.Struct("=IHHII")
 _ERROR = struct.Struct("=i")
 
 
@@ -178,7 +182,7 @@ def encode_message(
     length = NLMSG_HDRLEN + len(payload)
     if length > 0xFFFFFFFF or not 0 <= msg_type <= 0xFFFF or not 0 <= flags <= 0xFFFF:
         raise ValueError("netlink message field out of range")
-    header = _HEADER.pack(length, msg_type, flags, seq & 0xFFFFFFFF, pid)
+    header = NLMSG_HEADER.pack(length, msg_type, flags, seq & 0xFFFFFFFF, pid)
     return header + payload + b"\0" * (nlmsg_align(length) - length)
 
 
@@ -202,7 +206,7 @@ def decode_datagram(data: bytes) -> list[NetlinkMessage]:
     messages: list[NetlinkMessage] = []
     offset = 0
     while size - offset >= NLMSG_HDRLEN:
-        length, msg_type, flags, seq, pid = _HEADER.unpack_from(data, offset)
+        length, msg_type, flags, seq, pid = NLMSG_HEADER.unpack_from(data, offset)
         if is_record_type(msg_type):
             # Quirk 1: one datagram, one record; nlmsg_len is not to be trusted.
             payload = data[offset + NLMSG_HDRLEN :]
@@ -254,7 +258,9 @@ def decode_error_payload(message: NetlinkMessage) -> NetlinkErrorPayload:
         raise AuditProtocolError("NLMSG_ERROR without an error code", payload)
     (error,) = _ERROR.unpack_from(payload)
     if len(payload) >= _ERROR.size + NLMSG_HDRLEN:
-        _len, request_type, _flags, request_seq, _pid = _HEADER.unpack_from(payload, _ERROR.size)
+        _len, request_type, _flags, request_seq, _pid = NLMSG_HEADER.unpack_from(
+            payload, _ERROR.size
+        )
     else:
         # Without the echoed header, the message's own seq names the request.
         request_type, request_seq = 0, message.seq

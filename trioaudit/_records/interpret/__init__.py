@@ -13,17 +13,29 @@ produces the same ones, field by field:
    translation for that field (``UID="root"``), use it -- it was true on the
    machine and at the time the record was written. (``unknown-...`` translations
    are retried, as libauparse does.)
-3. Otherwise print the value with the class's printer (``_printers.PRINTERS``),
+3. Otherwise print the value with the class's printer (``printers.PRINTERS``),
    using per-record context libauparse also uses: the machine from ``arch``, the
    ``syscall`` number, ``a0``/``a1`` (taken from the same field positions
    libauparse reads them from).
 4. Escape control characters as ``\\ooo`` (libauparse's default TTY escaping).
 
+Audit values repeat, so results are memoised -- as far as each row of ``PRINTERS``
+says its output depends on the value alone (or on the value and the call). The
+``(name, text)`` pairs of :meth:`Interpreter.interpret_items` and the JSON text of
+:meth:`Interpreter.fields_json` come out of one pipeline, which differs only in
+how it writes a finished field; ``Interpreter(memoise=False)`` runs the same steps
+remembering nothing, the reference the tests hold the memoised results to.
+
 User, group and protocol names come from an injectable
 :class:`~trioaudit._records.interpret.sysdb.SystemDatabase`; the rest is pure.
 
-Structured extras beside the strings: :func:`record_argv` (EXECVE/PROCTITLE as a
-list) and :func:`record_sockaddr` (``saddr`` as a dict).
+Structured extras beside the strings: :func:`execve_argv` and :func:`proctitle_argv`
+(the argument vector as a list) and :func:`saddr_sockaddr` (``saddr`` as a dict).
+
+This package knows the record text's grammar (:mod:`trioaudit._records.values`) and the
+generated tables, nothing else: it reads a record through :class:`RecordView` (the few
+attributes :class:`~trioaudit._records.model.AuditRecord` has) and never calls back
+into the model.
 """
 
 from __future__ import annotations
@@ -31,42 +43,69 @@ from __future__ import annotations
 import itertools
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..._tables import auparse as _T
-from ..parse import decode_value
+from ..._tables.msgtypes import AuditMessageType as _M
+from ..values import decode_value
 from . import printers as _printers
 from .cnum import ConversionError, strtoul
 from .machines import machine_for_arch
-from .printers import Context, escape_tty, print_escaped
+from .printers import Context, Memo, escape_tty, print_escaped
 from .sysdb import LocalSystemDatabase, StaticSystemDatabase, SystemDatabase
-
-if TYPE_CHECKING:
-    from ..model import AuditRecord
 
 __all__ = [
     "Interpreter",
     "LocalSystemDatabase",
+    "RecordView",
     "StaticSystemDatabase",
     "SystemDatabase",
+    "decode_sockaddr",
     "default_interpreter",
     "execve_argv",
-    "record_argv",
-    "record_sockaddr",
+    "proctitle_argv",
+    "saddr_sockaddr",
     "set_default_interpreter",
 ]
+
+
+class RecordView(Protocol):
+    """What interpretation reads of a record (an :class:`AuditRecord` has it all)."""
+
+    @property
+    def type(self) -> int:
+        """The record type number."""
+        ...
+
+    @property
+    def raw(self) -> str:
+        """The record's whole text."""
+        ...
+
+    @property
+    def items(self) -> tuple[tuple[str, str], ...]:
+        """Every ``(name, value)`` pair, values as logged."""
+        ...
+
+    @property
+    def enriched(self) -> Mapping[str, str]:
+        """auditd's ENRICHED translations, keyed by upper-case name."""
+        ...
+
 
 _FIELD_CLASS: dict[str, str] = {}
 for _name, _cls in _T.FIELD_TYPES:
     _FIELD_CLASS.setdefault(_name, _cls)
 
 # Record type numbers whose fields libauparse reclassifies.
-_EXECVE, _AVC, _USER_TTY, _NETFILTER_PKT, _PATH = 1309, 1400, 1124, 1324, 1302
-_MQ_OPEN, _CRYPTO_KEY_USER, _TRUSTED_APP, _KERN_MODULE = 1312, 2404, 1121, 1330
-_GROUP_RECORDS = frozenset({1116, 1132, 1117})  # ADD_GROUP, GRP_MGMT, DEL_GROUP
+_EXECVE, _AVC, _USER_TTY = int(_M.EXECVE), int(_M.AVC), int(_M.USER_TTY)
+_NETFILTER_PKT, _PATH, _MQ_OPEN = int(_M.NETFILTER_PKT), int(_M.PATH), int(_M.MQ_OPEN)
+_CRYPTO_KEY_USER, _TRUSTED_APP = int(_M.CRYPTO_KEY_USER), int(_M.TRUSTED_APP)
+_KERN_MODULE, _PROCTITLE = int(_M.KERN_MODULE), int(_M.PROCTITLE)
+_GROUP_RECORDS = frozenset(map(int, (_M.ADD_GROUP, _M.GRP_MGMT, _M.DEL_GROUP)))
 _HEXCHARS = frozenset("0123456789abcdefABCDEF")
 
 
@@ -74,17 +113,7 @@ def _is_hex(value: str) -> bool:
     return all(ch in _HEXCHARS for ch in value)
 
 
-#: Field classes whose printed form depends only on the value (memoised per interpreter).
-_PURE_CLASSES = frozenset(
-    {
-        "UID", "GID", "EXIT", "ESCAPED", "ESCAPED_FILE", "ESCAPED_KEY", "PERM", "MODE",
-        "MODE_SHORT", "SOCKADDR", "FLAGS", "PROMISC", "CAPABILITY", "SUCCESS", "SIGNAL",
-        "LIST", "TTY_DATA", "SESSION", "CAP_BITMAP", "NFPROTO", "ICMPTYPE", "PROTOCOL",
-        "PERSONALITY", "SECCOMP", "OFLAG", "MMAP", "PROCTITLE", "HOOK", "NETACTION",
-        "MACPROTO", "IOCTL_REQ", "FANOTIFY", "NLMCGRP", "RESOLVE", "ARCH",
-    }
-)  # fmt: skip
-#: Most memoised (class, value) results kept per interpreter before starting afresh.
+#: Most memoised results of one kind kept per interpreter before starting afresh.
 MEMO_LIMIT = 1 << 16
 #: Longest value memoised: long values (hex paths, proctitles) rarely repeat, and
 #: the bound caps the memo's memory whatever the input (MEMO_LIMIT x this).
@@ -141,7 +170,7 @@ def field_class(record_type: int, name: str, value: str) -> str:
     return _FIELD_CLASS.get(name, "UNCLASSIFIED")
 
 
-def _context(record: AuditRecord, db: SystemDatabase) -> Context:
+def _context(record: RecordView, db: SystemDatabase) -> Context:
     ctx = Context(db=db, record_type=record.type)
     items = record.items
     count = len(items)
@@ -174,6 +203,37 @@ def _context(record: AuditRecord, db: SystemDatabase) -> Context:
     return ctx
 
 
+_Done = TypeVar("_Done")
+#: How a field's result is finished: a ``(name, text)`` pair, or its JSON fragment.
+_Finish = Callable[[str, str], _Done]
+
+
+def _pair(name: str, text: str) -> tuple[str, str]:
+    return (name, text)
+
+
+def _fragment(name: str, text: str) -> str:
+    return _json_string(name) + ":" + _json_string(text)
+
+
+class _Memos(Generic[_Done]):
+    """One interpreter's memos for one way of finishing fields (pairs or JSON).
+
+    ``by_type``: record type -> ``(name, value)`` -> finished field, for classes
+    whose output depends on the value alone (:class:`Memo` ``VERBATIM``/``VALUE``);
+    ``calls``: finished ``syscall``/``aN`` fields under their call;
+    ``overrides``: auditd's translations, per shared enrichment mapping.
+    """
+
+    __slots__ = ("by_type", "calls", "finish", "overrides")
+
+    def __init__(self, finish: _Finish[_Done]) -> None:
+        self.finish = finish
+        self.by_type: dict[int, dict[tuple[str, str], _Done]] = {}
+        self.calls: dict[tuple[object, ...], _Done] = {}
+        self.overrides: dict[tuple[int, int], tuple[Mapping[str, str], dict[str, _Done]]] = {}
+
+
 class Interpreter:
     """Turns a record's raw values into libauparse's interpreted strings.
 
@@ -182,18 +242,16 @@ class Interpreter:
             machine's, cached).
         use_enrichment: Prefer auditd's ENRICHED translations when present.
         escape: Apply libauparse's TTY escaping of control characters.
+        memoise: ``False`` computes every field afresh, remembering nothing
+            between records: the same steps without the shortcuts, which is what
+            the tests compare the memoised results with.
+
+    One pipeline gives both :meth:`interpret_items` (``(name, text)`` pairs) and
+    :meth:`fields_json` (the same as JSON text): the per-field steps and the memo
+    rules are the same code; only how a finished field is written differs.
     """
 
-    __slots__ = (
-        "_call_fragments",
-        "_db",
-        "_escape",
-        "_fragments",
-        "_memo",
-        "_override_cache",
-        "_sites",
-        "_use_enrichment",
-    )
+    __slots__ = ("_db", "_escape", "_json", "_memoise", "_pairs", "_sites", "_use_enrichment")
 
     def __init__(
         self,
@@ -201,197 +259,161 @@ class Interpreter:
         *,
         use_enrichment: bool = True,
         escape: bool = True,
+        memoise: bool = True,
     ) -> None:
         self._db: SystemDatabase = db if db is not None else LocalSystemDatabase()
         self._use_enrichment = use_enrichment
         self._escape = escape
-        self._memo: dict[tuple[str, str], str] = {}
-        # Per record type: (name, value) -> '"name":"interpreted"' (JSON text), for
-        # fields whose interpretation depends on nothing else in the record.
-        self._fragments: dict[int, dict[tuple[str, str], str]] = {}
-        self._call_fragments: dict[tuple[object, ...], str] = {}
+        self._memoise = memoise
+        self._pairs: _Memos[tuple[str, str]] = _Memos(_pair)
+        self._json: _Memos[str] = _Memos(_fragment)
         self._sites: dict[tuple[object, ...], tuple[str | None, int, str]] = {}
-        self._override_cache: dict[tuple[int, int], tuple[Mapping[str, str], dict[str, str]]] = {}
 
     @property
     def db(self) -> SystemDatabase:
         """The system database in use."""
         return self._db
 
-    def interpret_items(self, record: AuditRecord) -> list[tuple[str, str]]:
+    def interpret_items(self, record: RecordView) -> list[tuple[str, str]]:
         """Every field (duplicates included, keys split) with its interpretation."""
-        ctx: Context | None = None
-        enriched: dict[str, str] | None = None
-        if self._use_enrichment and record.enriched:
-            enriched = {name.lower(): text for name, text in record.enriched.items()}
-        rtype = record.type
-        # Values as logged are substrings of the record text: if it holds no
-        # control character, those need no escaping (decoded values still do).
-        raw_clean = _printers.has_no_control(record.raw)
-        printers = _printers.PRINTERS
-        memo = self._memo
-        escape = self._escape
-        class_cache = _CLASS_CACHE
-        pure_classes = _PURE_CLASSES
-        needs_escape = _printers.CONTROL_SEARCH
-        out: list[tuple[str, str]] = []
-        append = out.append
-        for name, value in record.items:
-            cls = class_cache.get((rtype, name))
-            if cls is None:
-                cls = _cached_class(rtype, name, value)
-            if enriched:
-                found = enriched.get(name)
-                if found is not None and not found.startswith("unknown-"):
-                    text = print_escaped(found) if cls in ("UID", "GID") else found
-                    append((name, escape_tty(text) if escape else text))
-                    continue
-            if cls == "UNCLASSIFIED" or cls == "MAC_LABEL":
-                if escape and not raw_clean and needs_escape(value) is not None:
-                    value = escape_tty(value)
-                append((name, value))
-                continue
-            pure = cls in pure_classes
-            if pure:
-                cached = memo.get((cls, value))
-                if cached is not None:
-                    append((name, cached))
-                    continue
-            if ctx is None:
-                ctx = _context(record, self._db)
-            text = printers[cls](value, ctx)
-            if escape and needs_escape(text) is not None:
-                text = escape_tty(text)
-            if pure and len(value) <= MEMO_VALUE_LENGTH:
-                if len(memo) >= MEMO_LIMIT:
-                    memo.clear()
-                memo[(cls, value)] = text
-            append((name, text))
+        return self._finished(record, self._pairs)[0]
+
+    def interpret(self, record: RecordView) -> dict[str, str]:
+        """Interpreted fields by name; when a name repeats the first one wins."""
+        out: dict[str, str] = {}
+        for name, text in self.interpret_items(record):
+            if name not in out:
+                out[name] = text
         return out
 
-    def fields_json(self, record: AuditRecord) -> tuple[str, bool]:
+    def fields_json(self, record: RecordView) -> tuple[str, bool]:
         """The interpreted fields as a JSON object: the text of
         ``json.dumps(self.interpret(record), ensure_ascii=False, separators=(",", ":"))``,
         and whether a field name repeats in the record.
 
-        Why a second path: rendering JSON lines is what ``trioaudit tail`` and
-        ``parse`` spend their time on, and audit values repeat (the same uid,
+        Why not that expression: rendering JSON lines is what ``trioaudit tail``
+        and ``parse`` spend their time on, and audit values repeat (the same uid,
         arch, syscall, comm, exe, key). Each field's finished JSON fragment is
-        memoised per record type when its interpretation depends on nothing else
-        in the record, so a typical record costs one C-level dict lookup per
-        field (``map``) and a join, instead of interpretation, a dict copy and a
-        JSON encoder walk. ``tests/unit/test_fast_paths.py`` checks the two paths give
-        the same text on every corpus and on generated records.
+        memoised when its interpretation depends on nothing else in the record,
+        so a typical record costs one C-level dict lookup per field (``map``) and
+        a join, instead of interpretation, a dict copy and a JSON encoder walk.
+        ``tests/unit/test_fast_paths.py`` checks the text against ``json.dumps``
+        of an interpreter that memoises nothing, on every corpus and on generated
+        records.
         """
-        items = record.items
-        rtype = record.type
-        repeats = len(set(map(_first, items))) != len(items)
-        cache = self._fragments.get(rtype)
-        if cache is None:
-            cache = self._fragments[rtype] = {}
-        fragments: list[str | None] = list(map(cache.get, items))
-        if self._use_enrichment and record.enriched:
-            # auditd's translations win over ours; they are the same for every
-            # record that shares the mapping, so their fragments are made once.
-            overrides = self._overrides(rtype, record.enriched)
-            if overrides and not repeats:
-                get = dict(zip(map(_first, items), itertools.count())).get
-                for name, fragment in overrides.items():
-                    index = get(name)
-                    if index is not None:
-                        fragments[index] = fragment
-            elif overrides:  # a name repeats (rare): override every occurrence
-                for index, (name, _) in enumerate(items):
-                    override = overrides.get(name)
-                    if override is not None:
-                        fragments[index] = override
-        if None in fragments:
-            self._fill_fragments(record, fragments, cache)
+        fragments, repeats = self._finished(record, self._json)
         if repeats:
             # The first one wins, as in interpret().
             seen: set[str] = set()
-            unique: list[str | None] = []
-            for (name, _), kept in zip(items, fragments, strict=True):
+            unique: list[str] = []
+            for (name, _), kept in zip(record.items, fragments, strict=True):
                 if name not in seen:
                     seen.add(name)
                     unique.append(kept)
             fragments = unique
-        return "{" + ",".join(fragments) + "}", repeats  # type: ignore[arg-type]
+        return "{" + ",".join(fragments) + "}", repeats
 
-    def _fill_fragments(
+    # ---- the pipeline ----------------------------------------------------------
+
+    def _finished(self, record: RecordView, memos: _Memos[_Done]) -> tuple[list[_Done], bool]:
+        """Every field of the record finished by ``memos.finish``, in order, and
+        whether a name repeats: memoised fields first, auditd's translations
+        over them, then :meth:`_fill` for the rest."""
+        items = record.items
+        rtype = record.type
+        repeats = len(set(map(_first, items))) != len(items)
+        cache = memos.by_type.get(rtype)
+        if cache is None:
+            cache = memos.by_type[rtype] = {}
+        finished: list[_Done | None] = list(map(cache.get, items))
+        if self._use_enrichment and record.enriched:
+            # auditd's translations win over ours; they are the same for every
+            # record that shares the mapping, so they are finished once.
+            overrides = self._overrides(rtype, record.enriched, memos)
+            if overrides and not repeats:
+                get = dict(zip(map(_first, items), itertools.count())).get
+                for name, override in overrides.items():
+                    index = get(name)
+                    if index is not None:
+                        finished[index] = override
+            elif overrides:  # a name repeats (rare): override every occurrence
+                for index, (name, _) in enumerate(items):
+                    found = overrides.get(name)
+                    if found is not None:
+                        finished[index] = found
+        if None in finished:
+            self._fill(record, finished, cache, memos)
+        return finished, repeats  # type: ignore[return-value]
+
+    def _fill(
         self,
-        record: AuditRecord,
-        fragments: list[str | None],
-        cache: dict[tuple[str, str], str],
+        record: RecordView,
+        finished: list[_Done | None],
+        cache: dict[tuple[str, str], _Done],
+        memos: _Memos[_Done],
     ) -> None:
-        """Compute the fragments the memo did not have (see :meth:`fields_json`)."""
+        """Interpret the fields no memo had, memoising what :data:`PRINTERS` allows."""
         items = record.items
         rtype = record.type
         escape = self._escape
+        memoise = self._memoise
+        finish = memos.finish
         needs_escape = _printers.CONTROL_SEARCH
         ctx: Context | None = None
         site: tuple[str | None, int, str] | None = None
-        index = fragments.index(None)
+        index = finished.index(None)
         while True:
             item = items[index]
             name, value = item
-            cls = _cached_class(rtype, name, value)
-            if cls == "UNCLASSIFIED" or cls == "MAC_LABEL":
+            cls = _cached_class(rtype, name, value) if memoise else field_class(rtype, name, value)
+            printer, memo = _printers.PRINTERS[cls]
+            call_key: tuple[object, ...] = ()
+            if memo is Memo.VERBATIM:
                 text = escape_tty(value) if escape and needs_escape(value) is not None else value
-                cacheable = True
-            elif cls in _CALL_CLASSES:
-                # syscall=, a0..a3: printed from the call (machine, syscall number);
-                # memoised under it unless the printer also reads a0/a1.
-                if site is None:
-                    site = self._call_site(record)
-                machine, number, syscall_name = site
-                call_key: tuple[object, ...]
-                if cls == "SYSCALL":
-                    call_key = (name, machine, number)
+                done = finish(name, text)
+            else:
+                if memo is Memo.CALL and memoise:
+                    # syscall=, a0..a3: printed from the call (machine, syscall number);
+                    # memoised under it unless the printer also reads a0/a1.
+                    if site is None:
+                        site = self._call_site(record)
+                    machine, number, syscall_name = site
+                    if cls == "SYSCALL":
+                        call_key = (name, value, machine, number)
+                    else:
+                        argument = _printers.argument_printer(_ARG_INDEX[cls], syscall_name)
+                        if argument not in _printers.ARGUMENT_DEPENDENT:
+                            call_key = (name, value, argument)
+                cached = memos.calls.get(call_key) if call_key else None
+                if cached is not None:
+                    done = cached
                 else:
-                    printer = _printers.argument_printer(_ARG_INDEX[cls], syscall_name)
-                    call_key = (name, value, printer)
-                    if printer in _printers.ARGUMENT_DEPENDENT:
-                        call_key = ()
-                fragment = self._call_fragments.get(call_key) if call_key else None
-                if fragment is None:
                     if ctx is None:
                         ctx = _context(record, self._db)
-                    text = _printers.PRINTERS[cls](value, ctx)
+                    text = printer(value, ctx)
                     if escape and needs_escape(text) is not None:
                         text = escape_tty(text)
-                    fragment = _json_string(name) + ":" + _json_string(text)
+                    done = finish(name, text)
                     # print_syscall reads a0 for socketcall/ipc only.
-                    if call_key and not (cls == "SYSCALL" and text.startswith(_MULTIPLEXERS)):
-                        if len(self._call_fragments) >= MEMO_LIMIT:
-                            self._call_fragments.clear()
-                        if len(value) <= MEMO_VALUE_LENGTH:
-                            self._call_fragments[call_key] = fragment
-                fragments[index] = fragment
-                try:
-                    index = fragments.index(None, index + 1)
-                except ValueError:
-                    return
-                continue
-            else:
-                if ctx is None:
-                    ctx = _context(record, self._db)
-                text = _printers.PRINTERS[cls](value, ctx)
-                if escape and needs_escape(text) is not None:
-                    text = escape_tty(text)
-                cacheable = cls in _PURE_CLASSES
-            fragment = _json_string(name) + ":" + _json_string(text)
-            fragments[index] = fragment
-            if cacheable and len(value) <= MEMO_VALUE_LENGTH:
+                    if (
+                        call_key
+                        and len(value) <= MEMO_VALUE_LENGTH
+                        and not (cls == "SYSCALL" and text.startswith(_MULTIPLEXERS))
+                    ):
+                        if len(memos.calls) >= MEMO_LIMIT:
+                            memos.calls.clear()
+                        memos.calls[call_key] = done
+            finished[index] = done
+            if memoise and memo in _BY_VALUE and len(value) <= MEMO_VALUE_LENGTH:
                 if len(cache) >= MEMO_LIMIT:
                     cache.clear()
-                cache[item] = fragment
+                cache[item] = done
             try:
-                index = fragments.index(None, index + 1)
+                index = finished.index(None, index + 1)
             except ValueError:
                 return
 
-    def _call_site(self, record: AuditRecord) -> tuple[str | None, int, str]:
+    def _call_site(self, record: RecordView) -> tuple[str | None, int, str]:
         """(machine, syscall number, syscall name or "") of a record, memoised
         under the items :func:`_context` reads them from."""
         items = record.items
@@ -411,45 +433,39 @@ class Interpreter:
             self._sites[key] = site
         return site
 
-    def _overrides(self, rtype: int, enriched: Mapping[str, str]) -> dict[str, str]:
-        """Field name -> JSON fragment of auditd's translation, for one mapping.
+    def _overrides(
+        self, rtype: int, enriched: Mapping[str, str], memos: _Memos[_Done]
+    ) -> dict[str, _Done]:
+        """Field name -> auditd's translation, finished, for one mapping.
 
         The parser shares one read-only mapping among records with the same
         translation text, so this is keyed by the mapping's identity (checked:
         the entry holds the mapping, so its id cannot be reused meanwhile).
         """
         key = (rtype, id(enriched))
-        entry = self._override_cache.get(key)
+        entry = memos.overrides.get(key)
         if entry is not None and entry[0] is enriched:
             return entry[1]
         escape = self._escape
-        overrides: dict[str, str] = {}
+        overrides: dict[str, _Done] = {}
         lowered = {upper.lower(): found for upper, found in enriched.items()}
         for name, found in lowered.items():
             if found.startswith("unknown-"):
-                continue
+                continue  # retried here, as libauparse does
             # Only the UID/GID decision matters here, and it never depends on the value.
             text = print_escaped(found) if field_class(rtype, name, "") in _ID_CLASSES else found
-            text = escape_tty(text) if escape else text
-            overrides[name] = _json_string(name) + ":" + _json_string(text)
-        if len(self._override_cache) >= _OVERRIDES_LIMIT:
-            self._override_cache.clear()
-        self._override_cache[key] = (enriched, overrides)
+            overrides[name] = memos.finish(name, escape_tty(text) if escape else text)
+        if self._memoise:
+            if len(memos.overrides) >= _OVERRIDES_LIMIT:
+                memos.overrides.clear()
+            memos.overrides[key] = (enriched, overrides)
         return overrides
-
-    def interpret(self, record: AuditRecord) -> dict[str, str]:
-        """Interpreted fields by name; when a name repeats the first one wins."""
-        out: dict[str, str] = {}
-        for name, text in self.interpret_items(record):
-            if name not in out:
-                out[name] = text
-        return out
 
 
 _first = itemgetter(0)
 _OVERRIDES_LIMIT = 1 << 12
 _SITES_LIMIT = 1 << 12
-_CALL_CLASSES = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
+_BY_VALUE = frozenset({Memo.VERBATIM, Memo.VALUE})
 _ARG_INDEX = {"A0": 0, "A1": 1, "A2": 2, "A3": 3}
 _MULTIPLEXERS = ("socketcall", "ipc")
 _ID_CLASSES = frozenset({"UID", "GID"})
@@ -504,30 +520,22 @@ def execve_argv(fields: Mapping[str, str]) -> tuple[str, ...] | None:
 MAX_ARGC = 65536
 
 
-def record_argv(record: AuditRecord) -> tuple[str, ...] | None:
-    """The argument vector of an EXECVE record or a PROCTITLE record.
-
-    For an EXECVE split over several records this is only this record's part;
-    :attr:`AuditEvent.argv` assembles the whole vector.
-    """
-    if record.type == _EXECVE:
-        return execve_argv(record.raw_fields)
-    if record.type == 1327:  # PROCTITLE
-        # Only the one field: decoding every field (raw_fields) costs 3x more.
-        for name, value in record.items:
-            if name == "proctitle":
-                title = decode_value(name, value, record.type)
-                return tuple(title.rstrip("\x00").split("\x00"))
-        return None
+def proctitle_argv(items: tuple[tuple[str, str], ...]) -> tuple[str, ...] | None:
+    """The argument vector of a PROCTITLE record, from its items (values as logged)."""
+    # Only the one field: decoding every field (raw_fields) costs 3x more.
+    for name, value in items:
+        if name == "proctitle":
+            title = decode_value(name, value, _PROCTITLE)
+            return tuple(title.rstrip("\x00").split("\x00"))
     return None
 
 
-def record_sockaddr(record: AuditRecord) -> dict[str, Any] | None:
-    """``saddr`` decoded: ``{"family": "inet", "address": "127.0.0.1", "port": 9}``."""
-    if record.type in (_AVC, _NETFILTER_PKT):
-        return None
-    value = record.raw_fields.get("saddr")
-    if value is None or not value or not _is_hex(value):
+def saddr_sockaddr(value: str | None) -> dict[str, Any] | None:
+    """A SOCKADDR record's decoded ``saddr`` as a dict, ``None`` when not hex.
+
+    ``{"family": "inet", "address": "127.0.0.1", "port": 9}``.
+    """
+    if not value or not _is_hex(value):
         return None
     return decode_sockaddr(bytes.fromhex(value if len(value) % 2 == 0 else value + "0"))
 

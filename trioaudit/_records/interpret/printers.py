@@ -20,6 +20,7 @@ and cached.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import socket
@@ -27,13 +28,22 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from ..._tables import auparse as T
 from . import machines as _machines
 from .cnum import ConversionError, as_int32, as_uint32, strtol, strtoul
 from .sysdb import SystemDatabase
 
-__all__ = ["PRINTERS", "Context", "escape_tty", "print_escaped", "unescape_hex"]
+__all__ = [
+    "PRINTERS",
+    "Context",
+    "FieldPrinter",
+    "Memo",
+    "escape_tty",
+    "print_escaped",
+    "unescape_hex",
+]
 
 #: ``sin6_flowinfo`` carries a 20-bit flow label.
 _FLOW_LABEL_MASK = 0xFFFFF
@@ -206,7 +216,7 @@ def print_arch(value: str, ctx: Context) -> str:
     machine = _machines.machine_for_arch(elf)
     if machine is None:
         return f"unknown-elf-type({value})"
-    return _machines.auparse_name(machine)
+    return machine
 
 
 def _syscall_name(ctx: Context) -> str | None:
@@ -1078,49 +1088,77 @@ def _unclassified(value: str, ctx: Context) -> str:
     return value
 
 
-#: Printer per libauparse field class (AUPARSE_TYPE_* without the prefix).
-PRINTERS: dict[str, Printer] = {
-    "UID": lambda v, c: _print_uid(v, c),
-    "GID": lambda v, c: _print_gid(v, c),
-    "SYSCALL": print_syscall,
-    "ARCH": print_arch,
-    "EXIT": print_exit,
-    "ESCAPED": _print_escaped,
-    "ESCAPED_FILE": _print_escaped,
-    "ESCAPED_KEY": _print_escaped,
-    "PERM": print_perm,
-    "MODE": print_mode,
-    "MODE_SHORT": print_mode_short,
-    "SOCKADDR": print_sockaddr,
-    "FLAGS": print_path_flags,
-    "PROMISC": print_promisc,
-    "CAPABILITY": print_capability,
-    "SUCCESS": print_success,
-    "A0": _arg(0),
-    "A1": _arg(1),
-    "A2": _arg(2),
-    "A3": _arg(3),
-    "SIGNAL": print_signal,
-    "LIST": print_list,
-    "TTY_DATA": print_tty_data,
-    "SESSION": print_session,
-    "CAP_BITMAP": print_cap_bitmap,
-    "NFPROTO": print_nfproto,
-    "ICMPTYPE": print_icmptype,
-    "PROTOCOL": print_protocol,
-    "ADDR": _unclassified,
-    "PERSONALITY": print_personality,
-    "SECCOMP": print_seccomp,
-    "OFLAG": print_open_flags,
-    "MMAP": print_mmap,
-    "PROCTITLE": print_proctitle,
-    "HOOK": print_hook,
-    "NETACTION": print_netaction,
-    "MACPROTO": print_macproto,
-    "IOCTL_REQ": _ioctl,
-    "FANOTIFY": print_fanotify,
-    "NLMCGRP": print_nlmcgrp,
-    "RESOLVE": print_resolve,
-    "MAC_LABEL": _unclassified,
-    "UNCLASSIFIED": _unclassified,
+class Memo(enum.Enum):
+    """What a printer's output depends on: whether, and under what, it may be memoised.
+
+    The interpreter memoises what it may (``Interpreter.fields_json`` and
+    ``interpret_items``), reading this from :data:`PRINTERS` -- nowhere else says
+    which printers are pure.
+    """
+
+    #: No printer: the value as logged (control characters escaped). Memoised per value.
+    VERBATIM = "verbatim"
+    #: The value alone (and the interpreter's database). Memoised per value.
+    VALUE = "value"
+    #: The value and the call it belongs to (machine, syscall number; some argument
+    #: printers and socketcall/ipc also read a0/a1, see ARGUMENT_DEPENDENT). Memoised
+    #: per call, where the call decides it.
+    CALL = "call"
+    #: Other fields of the record. Never memoised.
+    RECORD = "record"
+
+
+class FieldPrinter(NamedTuple):
+    """One row of :data:`PRINTERS`: the printer of a field class and what it reads."""
+
+    print: Printer
+    memo: Memo
+
+
+#: Printer per libauparse field class (AUPARSE_TYPE_* without the prefix), with
+#: what its output depends on (which decides whether it may be memoised).
+PRINTERS: dict[str, FieldPrinter] = {
+    "UID": FieldPrinter(lambda v, c: _print_uid(v, c), Memo.VALUE),
+    "GID": FieldPrinter(lambda v, c: _print_gid(v, c), Memo.VALUE),
+    "SYSCALL": FieldPrinter(print_syscall, Memo.CALL),
+    "ARCH": FieldPrinter(print_arch, Memo.VALUE),
+    "EXIT": FieldPrinter(print_exit, Memo.VALUE),
+    "ESCAPED": FieldPrinter(_print_escaped, Memo.VALUE),
+    "ESCAPED_FILE": FieldPrinter(_print_escaped, Memo.VALUE),
+    "ESCAPED_KEY": FieldPrinter(_print_escaped, Memo.VALUE),
+    "PERM": FieldPrinter(print_perm, Memo.VALUE),
+    "MODE": FieldPrinter(print_mode, Memo.VALUE),
+    "MODE_SHORT": FieldPrinter(print_mode_short, Memo.VALUE),
+    "SOCKADDR": FieldPrinter(print_sockaddr, Memo.VALUE),
+    "FLAGS": FieldPrinter(print_path_flags, Memo.VALUE),
+    "PROMISC": FieldPrinter(print_promisc, Memo.VALUE),
+    "CAPABILITY": FieldPrinter(print_capability, Memo.VALUE),
+    "SUCCESS": FieldPrinter(print_success, Memo.VALUE),
+    "A0": FieldPrinter(_arg(0), Memo.CALL),
+    "A1": FieldPrinter(_arg(1), Memo.CALL),
+    "A2": FieldPrinter(_arg(2), Memo.CALL),
+    "A3": FieldPrinter(_arg(3), Memo.CALL),
+    "SIGNAL": FieldPrinter(print_signal, Memo.VALUE),
+    "LIST": FieldPrinter(print_list, Memo.VALUE),
+    "TTY_DATA": FieldPrinter(print_tty_data, Memo.VALUE),
+    "SESSION": FieldPrinter(print_session, Memo.VALUE),
+    "CAP_BITMAP": FieldPrinter(print_cap_bitmap, Memo.VALUE),
+    "NFPROTO": FieldPrinter(print_nfproto, Memo.VALUE),
+    "ICMPTYPE": FieldPrinter(print_icmptype, Memo.VALUE),
+    "PROTOCOL": FieldPrinter(print_protocol, Memo.VALUE),
+    "ADDR": FieldPrinter(_unclassified, Memo.VERBATIM),
+    "PERSONALITY": FieldPrinter(print_personality, Memo.VALUE),
+    "SECCOMP": FieldPrinter(print_seccomp, Memo.VALUE),
+    "OFLAG": FieldPrinter(print_open_flags, Memo.VALUE),
+    "MMAP": FieldPrinter(print_mmap, Memo.VALUE),
+    "PROCTITLE": FieldPrinter(print_proctitle, Memo.VALUE),
+    "HOOK": FieldPrinter(print_hook, Memo.VALUE),
+    "NETACTION": FieldPrinter(print_netaction, Memo.VALUE),
+    "MACPROTO": FieldPrinter(print_macproto, Memo.VALUE),
+    "IOCTL_REQ": FieldPrinter(_ioctl, Memo.VALUE),
+    "FANOTIFY": FieldPrinter(print_fanotify, Memo.VALUE),
+    "NLMCGRP": FieldPrinter(print_nlmcgrp, Memo.VALUE),
+    "RESOLVE": FieldPrinter(print_resolve, Memo.VALUE),
+    "MAC_LABEL": FieldPrinter(_unclassified, Memo.VERBATIM),
+    "UNCLASSIFIED": FieldPrinter(_unclassified, Memo.VERBATIM),
 }
