@@ -21,7 +21,7 @@ from ._records.interpret import (
     SystemDatabase,
 )
 from ._records.logread import open_log, parse_log
-from ._records.model import AuditEvent, AuditRecord
+from ._records.model import AuditEvent, AuditRecord, KernelRecord
 from ._records.parse import RecordParseError, parse_kernel_record, parse_log_line
 from ._records.reassembly import Reassembler, ReassemblerStatistics
 from ._tables.msgtypes import AuditMessageType
@@ -32,7 +32,6 @@ from ._trio.client import (
     AuditReplyTimeout,
     ClientMode,
     ClientStatistics,
-    KernelRecord,
     NetlinkPermissionError,
     open_audit_client,
 )

@@ -52,7 +52,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import Literal, NoReturn
 
 import trio
 
@@ -64,7 +64,13 @@ from .._errors import (
     AuditUsageError,
     NetlinkError,
 )
-from .._records.model import AuditEvent
+from .._records.model import AuditEvent, KernelRecord
+from .._records.reassembly import (
+    DEFAULT_MAX_OPEN,
+    DEFAULT_TIMEOUT,
+    Reassembler,
+    ReassemblerStatistics,
+)
 from .._tables.msgtypes import AuditMessageType as T
 from .._wire import control as _control
 from .._wire.netlink import NetlinkMessage, record_of_datagram, record_text
@@ -77,13 +83,10 @@ from .._wire.status import (
     StatusMask,
     encode_status_request,
 )
+from ..rules import AuditRule, parse_rule
 from .batching import BatchingReceiveChannel
+from .eventstream import EventStreamStatistics, assemble_events
 from .transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
-
-if TYPE_CHECKING:
-    from .._records.reassembly import Reassembler, ReassemblerStatistics
-    from ..rules import AuditRule
-    from .eventstream import EventStreamStatistics
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -92,7 +95,6 @@ __all__ = [
     "AuditReplyTimeout",
     "ClientMode",
     "ClientStatistics",
-    "KernelRecord",
     "NetlinkPermissionError",
     "open_audit_client",
 ]
@@ -139,30 +141,6 @@ def _raise_netlink_error(code: int, request_type: int, operation: str | None) ->
     if hint:
         error.add_note(hint)
     raise error
-
-
-@dataclass(frozen=True, slots=True)
-class KernelRecord:
-    """One audit record as the kernel sent it, before any parsing.
-
-    Attributes:
-        type: The audit message type number (e.g. 1300 for SYSCALL).
-        text: The payload text, e.g. ``"audit(1700000000.123:42): arch=..."``;
-            bytes that are not UTF-8 are kept as surrogate escapes.
-        received: Wall-clock time (``time.time()``) the reader received it.
-    """
-
-    type: int
-    text: str
-    received: float
-
-    @property
-    def type_name(self) -> str:
-        """The record type's name (``"SYSCALL"``), or ``"UNKNOWN[n]"``."""
-        try:
-            return T(self.type).name
-        except ValueError:
-            return f"UNKNOWN[{self.type}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,8 +635,6 @@ class AuditClient:
     # (thin wrappers over trioaudit.rules; keep additions inside this section)
     async def list_rules(self) -> list[AuditRule]:
         """The rules loaded in the kernel, in order (``auditctl -l``)."""
-        from ..rules import AuditRule
-
         replies = await self.request_dump(T.LIST_RULES, operation="list rules")
         return [AuditRule.from_bytes(reply.payload) for reply in replies]
 
@@ -771,9 +747,6 @@ class AuditClient:
             AuditUsageError: ``records()`` or ``events()`` is already open, or
                 the client is in ``"control"`` mode.
         """
-        from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
-        from .eventstream import EventStreamStatistics, assemble_events
-
         reassembler = Reassembler(
             timeout=DEFAULT_TIMEOUT if end_of_event_timeout is None else end_of_event_timeout,
             max_open=DEFAULT_MAX_OPEN if max_open is None else max_open,
@@ -964,11 +937,7 @@ def _irreversible_setting(msg_type: int, payload: bytes) -> str | None:
 
 
 def _rule(rule: AuditRule | str) -> AuditRule:
-    if isinstance(rule, str):
-        from ..rules import parse_rule
-
-        return parse_rule(rule)
-    return rule
+    return parse_rule(rule) if isinstance(rule, str) else rule
 
 
 def _u32(value: int) -> int:

@@ -33,11 +33,10 @@ from dataclasses import dataclass
 
 import trio
 
-from .._records.model import AuditEvent
+from .._records.model import AuditEvent, KernelRecord
 from .._records.parse import RecordParseError, parse_kernel_record
 from .._records.reassembly import Reassembler
 from .batching import BatchingReceiveChannel
-from .client import KernelRecord
 
 __all__ = ["RECORDS_PER_TURN", "EventStreamStatistics", "assemble_events"]
 

@@ -27,9 +27,9 @@ import trio
 
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import render_event
-from .._records.model import AuditEvent
+from .._records.model import AuditEvent, KernelRecord
 from .._trio.batching import BatchingReceiveChannel
-from .._trio.client import AuditClient, ClientMode, KernelRecord, open_audit_client
+from .._trio.client import AuditClient, ClientMode, open_audit_client
 from . import parallel
 from .parse import add_output_options
 
