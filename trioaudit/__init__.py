@@ -35,6 +35,7 @@ from ._trio.client import (
     NetlinkPermissionError,
     open_audit_client,
 )
+from ._trio.transport import OpenTransport, Overflow, Transport
 from ._version import __version__
 from ._wire.control import (
     AuditFeature,
@@ -77,6 +78,8 @@ __all__ = [
     "LocalSystemDatabase",
     "NetlinkError",
     "NetlinkPermissionError",
+    "OpenTransport",
+    "Overflow",
     "Reassembler",
     "ReassemblerStatistics",
     "RecordParseError",
@@ -85,6 +88,7 @@ __all__ = [
     "StaticSystemDatabase",
     "StatusMask",
     "SystemDatabase",
+    "Transport",
     "TtyAuditStatus",
     "__version__",
     "compile_filter",

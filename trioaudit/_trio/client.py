@@ -86,7 +86,14 @@ from .._wire.status import (
 from ..rules import AuditRule, parse_rule
 from .batching import BatchingReceiveChannel
 from .eventstream import EventStreamStatistics, assemble_events
-from .transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
+from .transport import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_RCVBUF,
+    OpenTransport,
+    Overflow,
+    Transport,
+    open_netlink_audit_socket,
+)
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -195,7 +202,7 @@ class AuditClient:
 
     def __init__(
         self,
-        sock: NetlinkAuditSocket,
+        transport: Transport,
         *,
         mode: str,
         queue_size: int,
@@ -204,7 +211,7 @@ class AuditClient:
     ) -> None:
         if _token is not _CREATE_TOKEN:
             raise TypeError("use trioaudit.open_audit_client() to create an AuditClient")
-        self._sock = sock
+        self._transport = transport
         self._protocol = AuditProtocol(first_seq=int.from_bytes(os.urandom(2), "little") + 1)
         self._waiters: dict[int, _Waiter] = {}
         self._unawaited: dict[int, _Waiter] = {}
@@ -222,6 +229,7 @@ class AuditClient:
         self._bytes = 0
         self._records_received = 0
         self._records_dropped = 0
+        self._overflows = 0
         self._malformed = 0
 
     # ---- requests ------------------------------------------------------------------
@@ -283,7 +291,7 @@ class AuditClient:
         waiter = _Waiter(msg_type, operation)
         self._waiters[seq] = waiter
         try:
-            await self._sock.send(data)
+            await self._transport.send(data)
         except BaseException:
             self._forget(seq)
             raise
@@ -791,7 +799,7 @@ class AuditClient:
             bytes=self._bytes,
             records_received=self._records_received,
             records_dropped=self._records_dropped,
-            overflows=self._sock.overflows,
+            overflows=self._overflows,
             malformed=self._malformed,
             foreign_senders=self._protocol.stats.foreign_senders,
             unmatched_replies=self._protocol.stats.unmatched,
@@ -821,14 +829,15 @@ class AuditClient:
             await self._reader()
 
     async def _reader(self) -> None:
-        sock = self._sock
+        transport = self._transport
         receive = self._protocol.receive_datagram
         take = self._take_record
         while True:
-            batch = await sock.receive_batch()
+            batch = await transport.receive_batch(DEFAULT_MAX_BATCH)
             now = time.time()
             for item in batch:
                 if isinstance(item, Overflow):
+                    self._overflows += 1
                     log.warning("audit socket overflowed (ENOBUFS): the kernel dropped records")
                     continue
                 data, sender = item
@@ -882,7 +891,7 @@ class AuditClient:
                     raise AuditDaemonRunning(holder, process_name(holder)) from None
                 raise
             return "unicast"
-        self._sock.join_multicast()
+        self._transport.join_multicast()
         return "multicast"
 
     async def _unregister(self) -> None:
@@ -895,7 +904,7 @@ class AuditClient:
                 )
                 waiter = _Waiter(T.SET, "unregister pid")
                 self._waiters[seq] = waiter
-                if self._sock.send_nowait(data):
+                if self._transport.send_nowait(data):
                     with trio.move_on_after(UNREGISTER_RETRY):
                         await waiter.done.wait()
                 else:
@@ -972,6 +981,7 @@ async def open_audit_client(
     rcvbuf: int | None = DEFAULT_RCVBUF,
     queue_size: int = DEFAULT_QUEUE_SIZE,
     reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
+    open_transport: OpenTransport = open_netlink_audit_socket,
 ) -> AsyncIterator[AuditClient]:
     """Open a connection to the kernel's audit subsystem.
 
@@ -986,6 +996,12 @@ async def open_audit_client(
         rcvbuf: Socket receive buffer to request, in bytes.
         queue_size: Records buffered for a slow consumer before drops are counted.
         reply_timeout: Safety-net seconds a request waits for the kernel.
+        open_transport: Opens the connection the client talks over, called
+            once as ``open_transport(multicast=..., rcvbuf=...)``; it must
+            return a :class:`~trioaudit.Transport`, which the client closes on
+            the way out. The default opens a NETLINK_AUDIT socket; tests pass a
+            fake kernel's (``tests/support/fake_transport.py``), and so can
+            anybody who sets up the socket differently.
 
     Raises:
         AuditDaemonRunning: ``mode="unicast"`` while another live process is
@@ -999,11 +1015,11 @@ async def open_audit_client(
         raise AuditUsageError(f"unknown mode {mode!r}; expected one of {', '.join(_MODES)}")
     if queue_size < 1:
         raise AuditUsageError("queue_size must be at least 1")
-    sock = open_netlink_audit_socket(multicast=mode == "multicast", rcvbuf=rcvbuf)
+    transport = open_transport(multicast=mode == "multicast", rcvbuf=rcvbuf)
     try:
         async with _collapse_single_exception_group(), trio.open_nursery() as nursery:
             client = AuditClient(
-                sock,
+                transport,
                 mode=mode,
                 queue_size=queue_size,
                 reply_timeout=reply_timeout,
@@ -1023,7 +1039,7 @@ async def open_audit_client(
                 client._reader_scope.cancel("audit client closed")
                 nursery.cancel_scope.cancel("audit client closed")
     finally:
-        sock.close()
+        transport.close()
 
 
 @contextlib.asynccontextmanager
