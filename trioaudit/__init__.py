@@ -35,6 +35,7 @@ from ._trio.client import (
     NetlinkPermissionError,
     open_audit_client,
 )
+from ._trio.streams import EventStream, EventStreamStatistics, RecordStream, RecordStreamStatistics
 from ._trio.transport import OpenTransport, Overflow, Transport
 from ._version import __version__
 from ._wire.control import (
@@ -69,6 +70,8 @@ __all__ = [
     "ClientMode",
     "ClientStatistics",
     "EnabledState",
+    "EventStream",
+    "EventStreamStatistics",
     "FailureMode",
     "FeatureBitmap",
     "FeatureState",
@@ -83,6 +86,8 @@ __all__ = [
     "Reassembler",
     "ReassemblerStatistics",
     "RecordParseError",
+    "RecordStream",
+    "RecordStreamStatistics",
     "RuleSyntaxError",
     "SignalInfo",
     "StaticSystemDatabase",

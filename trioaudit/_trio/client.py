@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import logging
 import os
 import sys
@@ -64,13 +63,8 @@ from .._errors import (
     AuditUsageError,
     NetlinkError,
 )
-from .._records.model import AuditEvent, KernelRecord
-from .._records.reassembly import (
-    DEFAULT_MAX_OPEN,
-    DEFAULT_TIMEOUT,
-    Reassembler,
-    ReassemblerStatistics,
-)
+from .._records.model import KernelRecord
+from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
 from .._tables.msgtypes import AuditMessageType as T
 from .._wire import control as _control
 from .._wire.netlink import NetlinkMessage, record_of_datagram, record_text
@@ -84,8 +78,8 @@ from .._wire.status import (
     encode_status_request,
 )
 from ..rules import AuditRule, parse_rule
-from .batching import BatchingReceiveChannel
-from .eventstream import EventStreamStatistics, assemble_events
+from .eventstream import open_event_stream
+from .streams import EventStream, RecordCounters, RecordStream
 from .transport import (
     DEFAULT_MAX_BATCH,
     DEFAULT_RCVBUF,
@@ -216,19 +210,16 @@ class AuditClient:
         self._waiters: dict[int, _Waiter] = {}
         self._unawaited: dict[int, _Waiter] = {}
         self._reply_timeout = reply_timeout
-        self._queue_size = queue_size
+        self._record_counters = RecordCounters()
         self._record_send, record_receive = trio.open_memory_channel[KernelRecord](queue_size)
-        self._record_receive = BatchingReceiveChannel(record_receive)
+        self._records = RecordStream(record_receive, self._record_counters)
         self._records_open = False
         self._reader_scope = trio.CancelScope()
-        self._event_stream: tuple[Reassembler, EventStreamStatistics] | None = None
         self.mode = mode
         #: True while this process is registered with the kernel as the audit daemon.
         self.registered = False
         self._datagrams = 0
         self._bytes = 0
-        self._records_received = 0
-        self._records_dropped = 0
         self._overflows = 0
         self._malformed = 0
 
@@ -683,7 +674,7 @@ class AuditClient:
 
     # ---- records -------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def records(self) -> AsyncIterator[BatchingReceiveChannel[KernelRecord]]:
+    async def records(self) -> AsyncIterator[RecordStream]:
         """Receive raw audit records as the kernel sends them.
 
         Usage::
@@ -695,12 +686,12 @@ class AuditClient:
         Records that arrived before this was opened are in the queue already
         (up to its size). One consumer at a time.
 
-        The channel is a :class:`~trioaudit._trio.batching.BatchingReceiveChannel`:
-        ``async for`` takes what is queued in batches (a scheduler yield every
-        256 records, a cancellation check on each), so a plain loop keeps up
-        with the reader, which drains up to 2048 datagrams per turn (a trio
-        memory channel yields on every item and falls behind under a flood;
-        docs/benchmarks.md).
+        The :class:`~trioaudit.RecordStream` takes what is queued in batches
+        (``async for``: a scheduler yield every 256 records, a cancellation
+        check on each), so a plain loop keeps up with the reader, which drains
+        up to 2048 datagrams per turn (a trio memory channel yields on every
+        item and falls behind under a flood; docs/benchmarks.md). Its
+        ``statistics()`` counts what was received, dropped and is waiting.
 
         Raises:
             AuditUsageError: Already open, or the client is in ``"control"`` mode.
@@ -711,24 +702,24 @@ class AuditClient:
             raise AuditUsageError("records() is already open on this client")
         self._records_open = True
         try:
-            yield self._record_receive
+            yield self._records
         finally:
             self._records_open = False
 
     @contextlib.asynccontextmanager
-    async def events(
+    async def open_events(
         self,
         *,
         end_of_event_timeout: float | None = None,
         max_open: int | None = None,
         queue_size: int = 1024,
         parse_fields: bool = True,
-    ) -> AsyncIterator[BatchingReceiveChannel[AuditEvent]]:
+    ) -> AsyncIterator[EventStream]:
         """Receive reassembled, parsed audit events.
 
         Usage::
 
-            async with client.events() as events:
+            async with client.open_events() as events:
                 async for event in events:
                     print(event.sequence, event.type_name, event.syscall)
 
@@ -737,6 +728,11 @@ class AuditClient:
         after its last record (``end_of_event_timeout``). Interpretation
         (``event.records[i].fields``) is
         computed lazily, on first access.
+
+        Named ``open_*`` after trio's convention: the block runs a nursery with
+        the task that parses and groups the records (it owns :meth:`records`
+        meanwhile). The :class:`~trioaudit.EventStream`'s ``statistics()``
+        carries its parse counters and the reassembler's.
 
         Args:
             end_of_event_timeout: Seconds an event waits for more records
@@ -752,59 +748,37 @@ class AuditClient:
                 (``trioaudit tail --jobs``).
 
         Raises:
-            AuditUsageError: ``records()`` or ``events()`` is already open, or
-                the client is in ``"control"`` mode.
+            AuditUsageError: ``records()`` or ``open_events()`` is already open,
+                or the client is in ``"control"`` mode.
         """
         reassembler = Reassembler(
             timeout=DEFAULT_TIMEOUT if end_of_event_timeout is None else end_of_event_timeout,
             max_open=DEFAULT_MAX_OPEN if max_open is None else max_open,
         )
-        send, receive = trio.open_memory_channel[AuditEvent](queue_size)
         async with (
             self.records() as records,
             _collapse_single_exception_group(),
-            trio.open_nursery() as nursery,
+            open_event_stream(
+                records, reassembler, queue_size=queue_size, parse_fields=parse_fields
+            ) as events,
         ):
-            self._event_stream = (reassembler, EventStreamStatistics())
-            nursery.start_soon(
-                functools.partial(
-                    assemble_events,
-                    records,
-                    send,
-                    reassembler,
-                    self._event_stream[1],
-                    parse_fields=parse_fields,
-                )
-            )
-            try:
-                yield BatchingReceiveChannel(receive)
-            finally:
-                self._event_stream = None
-                nursery.cancel_scope.cancel("events() closed")
-
-    def event_statistics(self) -> tuple[ReassemblerStatistics, EventStreamStatistics] | None:
-        """Reassembly counters (open, by_eoe, timed_out, evicted, gaps...) of the open
-        :meth:`events` stream, and its parse counters; None when none is open."""
-        if self._event_stream is None:
-            return None
-        reassembler, stats = self._event_stream
-        return reassembler.statistics(), stats
+            yield events
 
     def statistics(self) -> ClientStatistics:
         """Counters: received, dropped (queue full), overflows (ENOBUFS), malformed..."""
-        channel = self._record_send.statistics()
+        records = self._records.statistics()
         return ClientStatistics(
             mode=self.mode,
             datagrams=self._datagrams,
             bytes=self._bytes,
-            records_received=self._records_received,
-            records_dropped=self._records_dropped,
+            records_received=records.received,
+            records_dropped=records.dropped,
             overflows=self._overflows,
             malformed=self._malformed,
             foreign_senders=self._protocol.stats.foreign_senders,
             unmatched_replies=self._protocol.stats.unmatched,
-            queue_used=channel.current_buffer_used + self._record_receive.buffered,
-            queue_size=self._queue_size,
+            queue_used=records.queued,
+            queue_size=records.queue_size,
         )
 
     # ---- the reader task -----------------------------------------------------------
@@ -867,13 +841,14 @@ class AuditClient:
         """Queue one record for the consumer, or count it dropped; never waits."""
         if msg_type == _REPLACE:
             return  # the kernel probing whether we are alive; its payload is a pid
-        self._records_received += 1
+        counters = self._record_counters
+        counters.received += 1
         try:
             self._record_send.send_nowait(KernelRecord(msg_type, record_text(payload), now))
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             # Full: the consumer is behind. Broken/closed: the queue was shut while
             # the batch in hand was still being applied. Counted, never a crash.
-            self._records_dropped += 1
+            counters.dropped += 1
 
     # ---- life cycle ----------------------------------------------------------------
     async def _register(self, mode: str) -> str:
