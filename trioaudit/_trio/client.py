@@ -659,16 +659,27 @@ class AuditClient:
         await self.request(T.DEL_RULE, payload, operation="delete rule")
 
     async def delete_all_rules(self, *, key: str | None = None) -> int:
-        """Remove every rule (``auditctl -D``), or those whose key contains *key* (``-D -k``).
+        """Remove every rule (``auditctl -D``), or those *key* selects (``-D -k``).
+
+        *key* selects as auditctl's does (:meth:`~trioaudit.AuditRule.matches_key`:
+        a substring of the rule's joined key field).
 
         Returns:
             How many rules were removed.
+
+        Raises:
+            NetlinkError: A delete was refused; a note names the rule, and the
+                rules before it stay removed.
         """
         removed = 0
         for rule in await self.list_rules():
-            if key is not None and not any(key in own for own in rule.keys):
+            if key is not None and not rule.matches_key(key):
                 continue
-            await self.request(T.DEL_RULE, rule.to_bytes(), operation="delete rule")
+            try:
+                await self.delete_rule(rule)
+            except NetlinkError as exc:
+                exc.add_note(f"rule: {rule}")
+                raise
             removed += 1
         return removed
 
