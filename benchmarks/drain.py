@@ -369,13 +369,13 @@ def readers() -> list[Reader]:
     try:
         import trioaudit
 
-        has_events = hasattr(trioaudit.AuditClient, "events")
+        has_events = hasattr(trioaudit.AuditClient, "open_events")
     except ImportError:
         has_events = False
     found.append(
-        Reader("client.events() trio app", _start_app("events"))
+        Reader("client.open_events() trio app", _start_app("events"))
         if has_events
-        else Reader("client.events() trio app", None, "n/a (not yet available)")
+        else Reader("client.open_events() trio app", None, "n/a (not yet available)")
     )
     found.append(
         Reader("client.records() trio app (no parsing)", _start_app("records"))

@@ -1,4 +1,4 @@
-"""A minimal trio application reading ``client.events()``, for the drain benchmark.
+"""A minimal trio application reading ``client.open_events()``, for the drain benchmark.
 
 Registers as the audit daemon (unicast), counts events, their records and the
 syscall events among them (the storm's), and
@@ -42,7 +42,7 @@ async def main(out: TextIO, what: str) -> None:
     try:
         async with (
             trioaudit.open_audit_client(mode="unicast") as client,
-            client.events() as stream,
+            client.open_events() as stream,
         ):
             client_ = client
             async for event in stream:
@@ -64,7 +64,7 @@ async def count_records(out: TextIO, *, batched: bool) -> None:
 
     ``batched`` takes everything queued per wakeup (``receive_nowait``);
     unbatched takes one ``receive()`` per step, which the client's
-    ``BatchingReceiveChannel`` serves from its buffer (a scheduler yield every
+    ``RecordStream`` serves from its buffer (a scheduler yield every
     256 records; with a plain trio memory channel it was one round per record).
     """
     records = keyed = 0

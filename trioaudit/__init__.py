@@ -29,7 +29,7 @@ from ._records.interpret import (
     SystemDatabase,
 )
 from ._records.logread import open_log, parse_log
-from ._records.model import AuditEvent, AuditRecord
+from ._records.model import AuditEvent, AuditRecord, KernelRecord
 from ._records.parse import RecordParseError, parse_kernel_record, parse_log_line
 from ._records.reassembly import Reassembler, ReassemblerStatistics
 from ._tables.msgtypes import AuditMessageType
@@ -53,9 +53,19 @@ if TYPE_CHECKING:
         AuditReplyTimeout,
         ClientMode,
         ClientStatistics,
-        KernelRecord,
         NetlinkPermissionError,
         open_audit_client,
+    )
+    from ._trio.streams import (
+        EventStream,
+        EventStreamStatistics,
+        RecordStream,
+        RecordStreamStatistics,
+    )
+    from ._trio.transport import (
+        OpenTransport,
+        Overflow,
+        Transport,
     )
 
 #: Public names that live in the trio layer, imported on first attribute access.
@@ -66,9 +76,15 @@ _LAZY: dict[str, str] = {
     "AuditReplyTimeout": "trioaudit._trio.client",
     "ClientMode": "trioaudit._trio.client",
     "ClientStatistics": "trioaudit._trio.client",
-    "KernelRecord": "trioaudit._trio.client",
     "NetlinkPermissionError": "trioaudit._trio.client",
     "open_audit_client": "trioaudit._trio.client",
+    "EventStream": "trioaudit._trio.streams",
+    "EventStreamStatistics": "trioaudit._trio.streams",
+    "RecordStream": "trioaudit._trio.streams",
+    "RecordStreamStatistics": "trioaudit._trio.streams",
+    "OpenTransport": "trioaudit._trio.transport",
+    "Overflow": "trioaudit._trio.transport",
+    "Transport": "trioaudit._trio.transport",
 }
 
 
@@ -106,6 +122,8 @@ __all__ = [
     "ClientMode",
     "ClientStatistics",
     "EnabledState",
+    "EventStream",
+    "EventStreamStatistics",
     "FailureMode",
     "FeatureBitmap",
     "FeatureState",
@@ -115,14 +133,19 @@ __all__ = [
     "LocalSystemDatabase",
     "NetlinkError",
     "NetlinkPermissionError",
+    "OpenTransport",
+    "Overflow",
     "Reassembler",
     "ReassemblerStatistics",
     "RecordParseError",
+    "RecordStream",
+    "RecordStreamStatistics",
     "RuleSyntaxError",
     "SignalInfo",
     "StaticSystemDatabase",
     "StatusMask",
     "SystemDatabase",
+    "Transport",
     "TtyAuditStatus",
     "__version__",
     "compile_filter",

@@ -28,6 +28,7 @@ import pytest
 import trio
 
 from tests.support.kernelstate import MASK_ENABLED, RawAudit
+from tests.support.tasks import all_tasks as _all_tasks
 from trioaudit import AuditDaemonRunning, AuditMessageType, AuditReplyTimeout, open_audit_client
 from trioaudit._trio.client import AuditClient, ClientMode
 
@@ -46,19 +47,6 @@ DEADLINE = 60.0
 SEED = int(os.environ.get("TRIOAUDIT_CANCEL_SEED", "20261126"))
 #: Settings compared before and after.
 SETTINGS = ("enabled", "failure", "pid", "rate_limit", "backlog_limit", "backlog_wait_time")
-
-
-def _all_tasks() -> set[trio.lowlevel.Task]:
-    tasks: set[trio.lowlevel.Task] = set()
-    pending = [trio.lowlevel.current_root_task()]
-    while pending:
-        task = pending.pop()
-        if task is None:
-            continue
-        tasks.add(task)
-        for nursery in task.child_nurseries:
-            pending.extend(nursery.child_tasks)
-    return tasks
 
 
 def _open_fds() -> set[str]:

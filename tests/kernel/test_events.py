@@ -1,4 +1,4 @@
-"""Live events: real kernel records through ``client.events()``, interpreted like libauparse.
+"""Live events: real kernel records through ``client.open_events()``, interpreted like libauparse.
 
 A bounded workload runs as ``nobody`` under a few rules while an ``AuditClient``
 (unicast, the audit daemon role) receives events. Every received record's text is
@@ -56,7 +56,7 @@ async def _collect() -> list[AuditEvent]:
         ]
         for rule in rules:
             _auditctl("-A", *rule)  # first in the list: a leftover "never" cannot shadow it
-        async with client.events(end_of_event_timeout=0.5) as stream:
+        async with client.open_events(end_of_event_timeout=0.5) as stream:
             await trio.run_process(
                 ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                  "/usr/bin/python3", "-c", WORKLOAD],

@@ -117,7 +117,7 @@ async def test_hostile_process_is_faithful_and_neutralised(
     argv_tail = [*EVIL_ARGS, b"L" * LONG, *many]
     found: AuditEvent | None = None
     with trio.fail_after(30):
-        async with open_audit_client("unicast") as client, client.events() as events:
+        async with open_audit_client("unicast") as client, client.open_events() as events:
             await trio.to_thread.run_sync(_run, evil_program, argv_tail)
             async for event in events:
                 if KEY in (event.keys or ()) and event.record("EXECVE") is not None:
@@ -161,7 +161,7 @@ async def test_forged_user_messages_do_not_override_kernel_fields(raw_audit: Raw
     ]
     seen: dict[str, AuditEvent] = {}
     with trio.fail_after(20):
-        async with open_audit_client("unicast") as client, client.events() as events:
+        async with open_audit_client("unicast") as client, client.open_events() as events:
             for text in forgeries:
                 await trio.to_thread.run_sync(send_user_message, text.encode())
             async for event in events:

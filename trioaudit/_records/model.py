@@ -41,7 +41,7 @@ from .interpret import (
 )
 from .values import KEY_SEPARATOR, decode_fields
 
-__all__ = ["AuditEvent", "AuditRecord", "format_timestamp"]
+__all__ = ["AuditEvent", "AuditRecord", "KernelRecord", "format_timestamp"]
 
 _EXECVE, _PROCTITLE, _SOCKADDR = int(_T.EXECVE), int(_T.PROCTITLE), int(_T.SOCKADDR)
 
@@ -329,3 +329,36 @@ class AuditEvent:
             "node": self.node,
             "records": records,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class KernelRecord:
+    """One audit record as the kernel sent it, before any parsing.
+
+    What the trio client's reader queues for :meth:`AuditClient.records`: it
+    belongs to the record model (the parser turns its text into an
+    :class:`AuditRecord`), not to the client that happens to receive it.
+
+    Attributes:
+        type: The audit message type number (e.g. 1300 for SYSCALL).
+        text: The payload text, e.g. ``"audit(1700000000.123:42): arch=..."``;
+            bytes that are not UTF-8 are kept as surrogate escapes.
+        received: Wall-clock time (``time.time()``) the reader received it.
+    """
+
+    type: int
+    text: str
+    received: float
+
+    @property
+    def type_name(self) -> str:
+        """The record type's name (``"SYSCALL"``), or ``"UNKNOWN[n]"``.
+
+        The :class:`~trioaudit.AuditMessageType` member name, which differs
+        from the name auditd logs for a few types (1500 is ``AA`` here and
+        ``APPARMOR`` in :attr:`AuditRecord.type_name`).
+        """
+        try:
+            return _T(self.type).name
+        except ValueError:
+            return f"UNKNOWN[{self.type}]"

@@ -3,7 +3,9 @@
 ``transport``    the ``AF_NETLINK`` socket behind the :class:`Transport` protocol
                  the client is written against;
 ``client``       :func:`open_audit_client` / :class:`AuditClient`;
-``batching``     the receive channel ``records()`` / ``events()`` hand out;
+``batching``     the batch-draining receive channel under the streams;
+``streams``      :class:`RecordStream` / :class:`EventStream`, what ``records()`` /
+                 ``open_events()`` hand out, with their ``statistics()``;
 ``eventstream``  kernel records -> parsed, reassembled events, as a task.
 
 Everything below this package is sans-IO; the front ends (``cli``, ``tui``) sit

@@ -57,6 +57,11 @@ class BatchingReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
         """Items taken off the inner channel and not yet returned."""
         return len(self._buffer)
 
+    def _queue_state(self) -> tuple[int, int]:
+        """``(items waiting, capacity)``: the inner channel's queue plus this buffer."""
+        inner = self._inner.statistics()
+        return inner.current_buffer_used + len(self._buffer), int(inner.max_buffer_size)
+
     def receive_nowait(self) -> T:
         """The next item without waiting.
 

@@ -45,14 +45,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import logging
 import os
 import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import Literal, NoReturn
 
 import trio
 
@@ -64,7 +63,8 @@ from .._errors import (
     AuditUsageError,
     NetlinkError,
 )
-from .._records.model import AuditEvent
+from .._records.model import KernelRecord
+from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
 from .._tables.msgtypes import AuditMessageType as T
 from .._wire import control as _control
 from .._wire.netlink import NetlinkMessage, record_of_datagram, record_text
@@ -77,13 +77,17 @@ from .._wire.status import (
     StatusMask,
     encode_status_request,
 )
-from .batching import BatchingReceiveChannel
-from .transport import DEFAULT_RCVBUF, NetlinkAuditSocket, Overflow, open_netlink_audit_socket
-
-if TYPE_CHECKING:
-    from .._records.reassembly import Reassembler, ReassemblerStatistics
-    from ..rules import AuditRule
-    from .eventstream import EventStreamStatistics
+from ..rules import AuditRule, parse_rule
+from .eventstream import open_event_stream
+from .streams import EventStream, RecordCounters, RecordStream
+from .transport import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_RCVBUF,
+    OpenTransport,
+    Overflow,
+    Transport,
+    open_netlink_audit_socket,
+)
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -92,7 +96,6 @@ __all__ = [
     "AuditReplyTimeout",
     "ClientMode",
     "ClientStatistics",
-    "KernelRecord",
     "NetlinkPermissionError",
     "open_audit_client",
 ]
@@ -139,30 +142,6 @@ def _raise_netlink_error(code: int, request_type: int, operation: str | None) ->
     if hint:
         error.add_note(hint)
     raise error
-
-
-@dataclass(frozen=True, slots=True)
-class KernelRecord:
-    """One audit record as the kernel sent it, before any parsing.
-
-    Attributes:
-        type: The audit message type number (e.g. 1300 for SYSCALL).
-        text: The payload text, e.g. ``"audit(1700000000.123:42): arch=..."``;
-            bytes that are not UTF-8 are kept as surrogate escapes.
-        received: Wall-clock time (``time.time()``) the reader received it.
-    """
-
-    type: int
-    text: str
-    received: float
-
-    @property
-    def type_name(self) -> str:
-        """The record type's name (``"SYSCALL"``), or ``"UNKNOWN[n]"``."""
-        try:
-            return T(self.type).name
-        except ValueError:
-            return f"UNKNOWN[{self.type}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +196,7 @@ class AuditClient:
 
     def __init__(
         self,
-        sock: NetlinkAuditSocket,
+        transport: Transport,
         *,
         mode: str,
         queue_size: int,
@@ -226,24 +205,22 @@ class AuditClient:
     ) -> None:
         if _token is not _CREATE_TOKEN:
             raise TypeError("use trioaudit.open_audit_client() to create an AuditClient")
-        self._sock = sock
+        self._transport = transport
         self._protocol = AuditProtocol(first_seq=int.from_bytes(os.urandom(2), "little") + 1)
         self._waiters: dict[int, _Waiter] = {}
         self._unawaited: dict[int, _Waiter] = {}
         self._reply_timeout = reply_timeout
-        self._queue_size = queue_size
+        self._record_counters = RecordCounters()
         self._record_send, record_receive = trio.open_memory_channel[KernelRecord](queue_size)
-        self._record_receive = BatchingReceiveChannel(record_receive)
+        self._records = RecordStream(record_receive, self._record_counters)
         self._records_open = False
         self._reader_scope = trio.CancelScope()
-        self._event_stream: tuple[Reassembler, EventStreamStatistics] | None = None
         self.mode = mode
         #: True while this process is registered with the kernel as the audit daemon.
         self.registered = False
         self._datagrams = 0
         self._bytes = 0
-        self._records_received = 0
-        self._records_dropped = 0
+        self._overflows = 0
         self._malformed = 0
 
     # ---- requests ------------------------------------------------------------------
@@ -305,7 +282,7 @@ class AuditClient:
         waiter = _Waiter(msg_type, operation)
         self._waiters[seq] = waiter
         try:
-            await self._sock.send(data)
+            await self._transport.send(data)
         except BaseException:
             self._forget(seq)
             raise
@@ -657,8 +634,6 @@ class AuditClient:
     # (thin wrappers over trioaudit.rules; keep additions inside this section)
     async def list_rules(self) -> list[AuditRule]:
         """The rules loaded in the kernel, in order (``auditctl -l``)."""
-        from ..rules import AuditRule
-
         replies = await self.request_dump(T.LIST_RULES, operation="list rules")
         return [AuditRule.from_bytes(reply.payload) for reply in replies]
 
@@ -684,22 +659,33 @@ class AuditClient:
         await self.request(T.DEL_RULE, payload, operation="delete rule")
 
     async def delete_all_rules(self, *, key: str | None = None) -> int:
-        """Remove every rule (``auditctl -D``), or those whose key contains *key* (``-D -k``).
+        """Remove every rule (``auditctl -D``), or those *key* selects (``-D -k``).
+
+        *key* selects as auditctl's does (:meth:`~trioaudit.AuditRule.matches_key`:
+        a substring of the rule's joined key field).
 
         Returns:
             How many rules were removed.
+
+        Raises:
+            NetlinkError: A delete was refused; a note names the rule, and the
+                rules before it stay removed.
         """
         removed = 0
         for rule in await self.list_rules():
-            if key is not None and not any(key in own for own in rule.keys):
+            if key is not None and not rule.matches_key(key):
                 continue
-            await self.request(T.DEL_RULE, rule.to_bytes(), operation="delete rule")
+            try:
+                await self.delete_rule(rule)
+            except NetlinkError as exc:
+                exc.add_note(f"rule: {rule}")
+                raise
             removed += 1
         return removed
 
     # ---- records -------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def records(self) -> AsyncIterator[BatchingReceiveChannel[KernelRecord]]:
+    async def records(self) -> AsyncIterator[RecordStream]:
         """Receive raw audit records as the kernel sends them.
 
         Usage::
@@ -711,12 +697,12 @@ class AuditClient:
         Records that arrived before this was opened are in the queue already
         (up to its size). One consumer at a time.
 
-        The channel is a :class:`~trioaudit._trio.batching.BatchingReceiveChannel`:
-        ``async for`` takes what is queued in batches (a scheduler yield every
-        256 records, a cancellation check on each), so a plain loop keeps up
-        with the reader, which drains up to 2048 datagrams per turn (a trio
-        memory channel yields on every item and falls behind under a flood;
-        docs/benchmarks.md).
+        The :class:`~trioaudit.RecordStream` takes what is queued in batches
+        (``async for``: a scheduler yield every 256 records, a cancellation
+        check on each), so a plain loop keeps up with the reader, which drains
+        up to 2048 datagrams per turn (a trio memory channel yields on every
+        item and falls behind under a flood; docs/benchmarks.md). Its
+        ``statistics()`` counts what was received, dropped and is waiting.
 
         Raises:
             AuditUsageError: Already open, or the client is in ``"control"`` mode.
@@ -727,24 +713,24 @@ class AuditClient:
             raise AuditUsageError("records() is already open on this client")
         self._records_open = True
         try:
-            yield self._record_receive
+            yield self._records
         finally:
             self._records_open = False
 
     @contextlib.asynccontextmanager
-    async def events(
+    async def open_events(
         self,
         *,
         end_of_event_timeout: float | None = None,
         max_open: int | None = None,
         queue_size: int = 1024,
         parse_fields: bool = True,
-    ) -> AsyncIterator[BatchingReceiveChannel[AuditEvent]]:
+    ) -> AsyncIterator[EventStream]:
         """Receive reassembled, parsed audit events.
 
         Usage::
 
-            async with client.events() as events:
+            async with client.open_events() as events:
                 async for event in events:
                     print(event.sequence, event.type_name, event.syscall)
 
@@ -753,6 +739,11 @@ class AuditClient:
         after its last record (``end_of_event_timeout``). Interpretation
         (``event.records[i].fields``) is
         computed lazily, on first access.
+
+        Named ``open_*`` after trio's convention: the block runs a nursery with
+        the task that parses and groups the records (it owns :meth:`records`
+        meanwhile). The :class:`~trioaudit.EventStream`'s ``statistics()``
+        carries its parse counters and the reassembler's.
 
         Args:
             end_of_event_timeout: Seconds an event waits for more records
@@ -768,62 +759,37 @@ class AuditClient:
                 (``trioaudit tail --jobs``).
 
         Raises:
-            AuditUsageError: ``records()`` or ``events()`` is already open, or
-                the client is in ``"control"`` mode.
+            AuditUsageError: ``records()`` or ``open_events()`` is already open,
+                or the client is in ``"control"`` mode.
         """
-        from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
-        from .eventstream import EventStreamStatistics, assemble_events
-
         reassembler = Reassembler(
             timeout=DEFAULT_TIMEOUT if end_of_event_timeout is None else end_of_event_timeout,
             max_open=DEFAULT_MAX_OPEN if max_open is None else max_open,
         )
-        send, receive = trio.open_memory_channel[AuditEvent](queue_size)
         async with (
             self.records() as records,
             _collapse_single_exception_group(),
-            trio.open_nursery() as nursery,
+            open_event_stream(
+                records, reassembler, queue_size=queue_size, parse_fields=parse_fields
+            ) as events,
         ):
-            self._event_stream = (reassembler, EventStreamStatistics())
-            nursery.start_soon(
-                functools.partial(
-                    assemble_events,
-                    records,
-                    send,
-                    reassembler,
-                    self._event_stream[1],
-                    parse_fields=parse_fields,
-                )
-            )
-            try:
-                yield BatchingReceiveChannel(receive)
-            finally:
-                self._event_stream = None
-                nursery.cancel_scope.cancel("events() closed")
-
-    def event_statistics(self) -> tuple[ReassemblerStatistics, EventStreamStatistics] | None:
-        """Reassembly counters (open, by_eoe, timed_out, evicted, gaps...) of the open
-        :meth:`events` stream, and its parse counters; None when none is open."""
-        if self._event_stream is None:
-            return None
-        reassembler, stats = self._event_stream
-        return reassembler.statistics(), stats
+            yield events
 
     def statistics(self) -> ClientStatistics:
         """Counters: received, dropped (queue full), overflows (ENOBUFS), malformed..."""
-        channel = self._record_send.statistics()
+        records = self._records.statistics()
         return ClientStatistics(
             mode=self.mode,
             datagrams=self._datagrams,
             bytes=self._bytes,
-            records_received=self._records_received,
-            records_dropped=self._records_dropped,
-            overflows=self._sock.overflows,
+            records_received=records.received,
+            records_dropped=records.dropped,
+            overflows=self._overflows,
             malformed=self._malformed,
             foreign_senders=self._protocol.stats.foreign_senders,
             unmatched_replies=self._protocol.stats.unmatched,
-            queue_used=channel.current_buffer_used + self._record_receive.buffered,
-            queue_size=self._queue_size,
+            queue_used=records.queued,
+            queue_size=records.queue_size,
         )
 
     # ---- the reader task -----------------------------------------------------------
@@ -848,14 +814,15 @@ class AuditClient:
             await self._reader()
 
     async def _reader(self) -> None:
-        sock = self._sock
+        transport = self._transport
         receive = self._protocol.receive_datagram
         take = self._take_record
         while True:
-            batch = await sock.receive_batch()
+            batch = await transport.receive_batch(DEFAULT_MAX_BATCH)
             now = time.time()
             for item in batch:
                 if isinstance(item, Overflow):
+                    self._overflows += 1
                     log.warning("audit socket overflowed (ENOBUFS): the kernel dropped records")
                     continue
                 data, sender = item
@@ -885,13 +852,14 @@ class AuditClient:
         """Queue one record for the consumer, or count it dropped; never waits."""
         if msg_type == _REPLACE:
             return  # the kernel probing whether we are alive; its payload is a pid
-        self._records_received += 1
+        counters = self._record_counters
+        counters.received += 1
         try:
             self._record_send.send_nowait(KernelRecord(msg_type, record_text(payload), now))
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             # Full: the consumer is behind. Broken/closed: the queue was shut while
             # the batch in hand was still being applied. Counted, never a crash.
-            self._records_dropped += 1
+            counters.dropped += 1
 
     # ---- life cycle ----------------------------------------------------------------
     async def _register(self, mode: str) -> str:
@@ -909,7 +877,7 @@ class AuditClient:
                     raise AuditDaemonRunning(holder, process_name(holder)) from None
                 raise
             return "unicast"
-        self._sock.join_multicast()
+        self._transport.join_multicast()
         return "multicast"
 
     async def _unregister(self) -> None:
@@ -922,7 +890,7 @@ class AuditClient:
                 )
                 waiter = _Waiter(T.SET, "unregister pid")
                 self._waiters[seq] = waiter
-                if self._sock.send_nowait(data):
+                if self._transport.send_nowait(data):
                     with trio.move_on_after(UNREGISTER_RETRY):
                         await waiter.done.wait()
                 else:
@@ -964,11 +932,7 @@ def _irreversible_setting(msg_type: int, payload: bytes) -> str | None:
 
 
 def _rule(rule: AuditRule | str) -> AuditRule:
-    if isinstance(rule, str):
-        from ..rules import parse_rule
-
-        return parse_rule(rule)
-    return rule
+    return parse_rule(rule) if isinstance(rule, str) else rule
 
 
 def _u32(value: int) -> int:
@@ -1003,6 +967,7 @@ async def open_audit_client(
     rcvbuf: int | None = DEFAULT_RCVBUF,
     queue_size: int = DEFAULT_QUEUE_SIZE,
     reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
+    open_transport: OpenTransport = open_netlink_audit_socket,
 ) -> AsyncIterator[AuditClient]:
     """Open a connection to the kernel's audit subsystem.
 
@@ -1017,6 +982,12 @@ async def open_audit_client(
         rcvbuf: Socket receive buffer to request, in bytes.
         queue_size: Records buffered for a slow consumer before drops are counted.
         reply_timeout: Safety-net seconds a request waits for the kernel.
+        open_transport: Opens the connection the client talks over, called
+            once as ``open_transport(multicast=..., rcvbuf=...)``; it must
+            return a :class:`~trioaudit.Transport`, which the client closes on
+            the way out. The default opens a NETLINK_AUDIT socket; tests pass a
+            fake kernel's (``tests/support/fake_transport.py``), and so can
+            anybody who sets up the socket differently.
 
     Raises:
         AuditDaemonRunning: ``mode="unicast"`` while another live process is
@@ -1030,11 +1001,11 @@ async def open_audit_client(
         raise AuditUsageError(f"unknown mode {mode!r}; expected one of {', '.join(_MODES)}")
     if queue_size < 1:
         raise AuditUsageError("queue_size must be at least 1")
-    sock = open_netlink_audit_socket(multicast=mode == "multicast", rcvbuf=rcvbuf)
+    transport = open_transport(multicast=mode == "multicast", rcvbuf=rcvbuf)
     try:
         async with _collapse_single_exception_group(), trio.open_nursery() as nursery:
             client = AuditClient(
-                sock,
+                transport,
                 mode=mode,
                 queue_size=queue_size,
                 reply_timeout=reply_timeout,
@@ -1054,7 +1025,7 @@ async def open_audit_client(
                 client._reader_scope.cancel("audit client closed")
                 nursery.cancel_scope.cancel("audit client closed")
     finally:
-        sock.close()
+        transport.close()
 
 
 @contextlib.asynccontextmanager

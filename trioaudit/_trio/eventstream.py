@@ -4,7 +4,9 @@ Theory of operation
 ===================
 
 This is the trio glue between :meth:`AuditClient.records` and the sans-IO
-parser and :class:`~trioaudit._records.reassembly.Reassembler`. One task:
+parser and :class:`~trioaudit._records.reassembly.Reassembler`.
+:func:`open_event_stream` opens a nursery with one task,
+:func:`assemble_events`, which:
 
 * takes the records already queued (one ``receive`` then ``receive_nowait``,
   at most :data:`RECORDS_PER_TURN`), parses each, and feeds it to the
@@ -27,19 +29,21 @@ record channel ends (the client closed), open events are flushed.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import trio
 
-from .._records.model import AuditEvent
+from .._records.model import AuditEvent, KernelRecord
 from .._records.parse import RecordParseError, parse_kernel_record
 from .._records.reassembly import Reassembler
 from .batching import BatchingReceiveChannel
-from .client import KernelRecord
+from .streams import EventCounters, EventStream
 
-__all__ = ["RECORDS_PER_TURN", "EventStreamStatistics", "assemble_events"]
+__all__ = ["RECORDS_PER_TURN", "assemble_events", "open_event_stream"]
 
 #: Most records parsed between two checkpoints (about a millisecond of work at
 #: the measured parse rate; the reader drains up to 2048 datagrams per turn).
@@ -48,26 +52,38 @@ RECORDS_PER_TURN = 256
 log = logging.getLogger("trioaudit")
 
 
-@dataclass(slots=True)
-class EventStreamStatistics:
-    """Counters of one event stream.
+@contextlib.asynccontextmanager
+async def open_event_stream(
+    records: BatchingReceiveChannel[KernelRecord],
+    reassembler: Reassembler,
+    *,
+    queue_size: int,
+    parse_fields: bool = True,
+) -> AsyncIterator[EventStream]:
+    """Run :func:`assemble_events` over *records* in a nursery; yield its :class:`EventStream`.
 
-    Attributes:
-        records: Records taken from the client.
-        unparsable: Records skipped because they did not parse.
-        events: Events delivered.
+    Leaving the block stops the task; the stream's counters stay readable.
     """
-
-    records: int = 0
-    unparsable: int = 0
-    events: int = 0
+    send, receive = trio.open_memory_channel[AuditEvent](queue_size)
+    counters = EventCounters()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            functools.partial(
+                assemble_events, records, send, reassembler, counters, parse_fields=parse_fields
+            ),
+            name="trioaudit event assembly",
+        )
+        try:
+            yield EventStream(receive, counters, reassembler)
+        finally:
+            nursery.cancel_scope.cancel("event stream closed")
 
 
 async def assemble_events(
     records: BatchingReceiveChannel[KernelRecord] | trio.MemoryReceiveChannel[KernelRecord],
     events: trio.MemorySendChannel[AuditEvent],
     reassembler: Reassembler,
-    stats: EventStreamStatistics,
+    stats: EventCounters,
     *,
     parse_fields: bool = True,
 ) -> None:
@@ -105,7 +121,7 @@ async def assemble_events(
 async def _deliver(
     events: trio.MemorySendChannel[AuditEvent],
     completed: list[AuditEvent],
-    stats: EventStreamStatistics,
+    stats: EventCounters,
 ) -> None:
     """Hand events over without a scheduler round each while the consumer has room.
 

@@ -16,12 +16,22 @@ into one preallocated buffer, copying out only the bytes received.
 
 ``ENOBUFS`` means the kernel could not queue a datagram for us: our receive
 buffer overflowed and records were lost *for this socket*. It is not fatal;
-it is counted in :attr:`overflows` and reported to the caller as an
-:class:`Overflow` marker in the batch, so the client can count and surface it.
+it is reported to the caller as an :class:`Overflow` marker in the batch, so
+the client can count and surface it.
 
 The receive buffer is made large (``SO_RCVBUFFORCE`` ignores
 ``net.core.rmem_max`` but needs ``CAP_NET_ADMIN``; without it we fall back to
 ``SO_RCVBUF``, which the kernel caps at ``rmem_max``).
+
+The seam
+========
+
+:class:`~trioaudit.AuditClient` is written against the :class:`Transport`
+protocol, not against this socket: five operations, exactly what the client
+uses. :func:`~trioaudit.open_audit_client` opens the transport through an
+:class:`OpenTransport` callable, :func:`open_netlink_audit_socket` unless told
+otherwise, so the same client runs over the kernel or over an in-memory fake
+kernel (``tests/support/fake_kernel.py``) and cannot tell which.
 """
 
 from __future__ import annotations
@@ -29,13 +39,23 @@ from __future__ import annotations
 import errno
 import socket as _stdlib_socket
 from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
 from .._errors import AuditPermissionError
 from .._wire.netlink import AUDIT_NLGRP_READLOG, NETLINK_AUDIT
 
-__all__ = ["DEFAULT_RCVBUF", "NetlinkAuditSocket", "Overflow", "open_netlink_audit_socket"]
+__all__ = [
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_RCVBUF",
+    "Datagram",
+    "NetlinkAuditSocket",
+    "OpenTransport",
+    "Overflow",
+    "Transport",
+    "open_netlink_audit_socket",
+]
 
 #: Default receive buffer: 32 MiB holds ~100,000 records of slack for bursts while the
 #: consumer catches up; the kernel only uses what is queued (no cost when idle).
@@ -56,7 +76,55 @@ class Overflow:
 
 
 _OVERFLOW = Overflow()
+#: One received datagram and the netlink port id of its sender (0: the kernel).
 Datagram = tuple[bytes, int]
+
+
+class Transport(Protocol):
+    """What :class:`~trioaudit.AuditClient` needs from the connection under it.
+
+    :class:`NetlinkAuditSocket` is the real one. Another implementation (a
+    fake kernel for tests, a socket set up some other way) must keep the
+    same promises, because the client relies on them.
+    """
+
+    async def send(self, data: bytes) -> None:
+        """Send one request datagram; on cancellation, either all of it was sent or nothing."""
+
+    def send_nowait(self, data: bytes) -> bool:
+        """Send one datagram if that needs no waiting, else return False (nothing sent).
+
+        The client unregisters its pid with this while it closes: a full
+        socket must not block the way out.
+        """
+
+    async def receive_batch(self, max_batch: int) -> list[Datagram | Overflow]:
+        """Wait for at least one datagram, then return up to *max_batch* in arrival order.
+
+        An :class:`Overflow` marks where datagrams were lost for us (``ENOBUFS``).
+        Cancellation: a batch once taken is returned, never lost.
+        """
+
+    def join_multicast(self) -> None:
+        """Start receiving the read-only copy of every record (``AUDIT_NLGRP_READLOG``).
+
+        Raises:
+            AuditPermissionError: Not allowed (``CAP_AUDIT_READ`` missing).
+        """
+
+    def close(self) -> None:
+        """Release the connection (idempotent)."""
+
+
+class OpenTransport(Protocol):
+    """Opens the :class:`Transport` of one client; :func:`open_netlink_audit_socket` is one.
+
+    Args:
+        multicast: Join the multicast group from the start (``mode="multicast"``).
+        rcvbuf: Receive buffer to ask for, in bytes; None keeps the default.
+    """
+
+    def __call__(self, *, multicast: bool, rcvbuf: int | None) -> Transport: ...
 
 
 class NetlinkAuditSocket:
@@ -68,8 +136,6 @@ class NetlinkAuditSocket:
         self._buffer = bytearray(MAX_DATAGRAM)
         self._view = memoryview(self._buffer)
         self.multicast = multicast
-        #: Times the kernel reported ``ENOBUFS`` (our receive buffer overflowed).
-        self.overflows = 0
         #: Receive buffer size the kernel actually granted (bytes).
         self.rcvbuf = sock.getsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_RCVBUF)
 
@@ -123,7 +189,6 @@ class NetlinkAuditSocket:
                 return
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
-                    self.overflows += 1
                     batch.append(_OVERFLOW)
                     continue
                 raise

@@ -16,7 +16,7 @@ Memory stays bounded: at most ``2 x jobs`` batches are in flight; the reader
 waits for the oldest before submitting more.
 
 ``tail --jobs`` does the same with live records: the trio process reads the
-socket and groups records (``client.events(parse_fields=False)``), workers
+socket and groups records (``client.open_events(parse_fields=False)``), workers
 parse and render (:func:`render_kernel_batch`).
 """
 

@@ -150,22 +150,6 @@ async def _send_rule(client: AuditClient, rule: AuditRule, *, delete: bool) -> N
         raise
 
 
-def _key_matches(rule: AuditRule, key: str) -> bool:
-    """auditctl's key match: KEY is a substring of the rule's (joined) key field."""
-    return any(key in (f.string or "") for f in rule.fields if f.field == C.F_FILTERKEY)
-
-
-async def _flush(client: AuditClient, key: str | None) -> int:
-    """``auditctl -D [-k KEY]``."""
-    count = 0
-    for rule in await client.list_rules():
-        if key is not None and not _key_matches(rule, key):
-            continue
-        await _send_rule(client, rule, delete=True)
-        count += 1
-    return count
-
-
 def _run_in_client(body: Callable[[AuditClient], Any]) -> Any:
     async def main() -> Any:
         async with open_audit_client(mode="control") as client:
@@ -178,7 +162,7 @@ def _run_in_client(body: Callable[[AuditClient], Any]) -> Any:
 def _run_list(args: argparse.Namespace) -> int:
     rules: list[AuditRule] = _run_in_client(_list_rules)
     if args.key is not None:
-        rules = [rule for rule in rules if _key_matches(rule, args.key)]
+        rules = [rule for rule in rules if rule.matches_key(args.key)]
     if args.json:
         for rule in rules:
             print(json.dumps(rule_to_json(rule)))
@@ -229,7 +213,7 @@ def _run_flush(args: argparse.Namespace) -> int:
     key = args.key
 
     async def body(client: AuditClient) -> int:
-        return await _flush(client, key)
+        return await client.delete_all_rules(key=key)
 
     count = _run_in_client(body)
     print(f"deleted {count} rule{'s' if count != 1 else ''}", file=sys.stderr)
@@ -296,7 +280,7 @@ async def _apply(
                 for setting in command.controls:
                     await _apply_control(client, setting, allow)
             elif command.kind is CommandKind.DELETE_ALL:
-                await _flush(client, command.key)
+                await client.delete_all_rules(key=command.key)
             else:
                 assert command.rule is not None
                 await _send_rule(client, command.rule, delete=command.kind is CommandKind.DELETE)

@@ -1,7 +1,7 @@
 """``trioaudit tail``: stream live audit events (JSON lines by default).
 
 Records are parsed, interpreted (like ``ausearch -i``) and reassembled into
-events by ``client.events()``; ``--format``, ``--raw`` and ``--filter`` are
+events by ``client.open_events()``; ``--format``, ``--raw`` and ``--filter`` are
 shared with ``trioaudit parse`` (see docs/events.md and docs/filter.md).
 
 The reader task never waits for stdout: records queue in the client's bounded
@@ -27,9 +27,9 @@ import trio
 
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import render_event
-from .._records.model import AuditEvent
-from .._trio.batching import BatchingReceiveChannel
-from .._trio.client import AuditClient, ClientMode, KernelRecord, open_audit_client
+from .._records.model import KernelRecord
+from .._trio.client import AuditClient, ClientMode, open_audit_client
+from .._trio.streams import EventStream
 from . import parallel
 from .parse import add_output_options
 
@@ -151,7 +151,7 @@ async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | No
         async with (
             await open_tail_client(args) as client,
             _EnableWhileRunning(client, args.enable),
-            client.events(parse_fields=jobs == 1) as events,
+            client.open_events(parse_fields=jobs == 1) as events,
         ):
             log.info("listening in %s mode", client.mode)
             try:
@@ -183,22 +183,20 @@ async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | No
                         stats.records_dropped,
                         stats.overflows,
                     )
-                assembled = client.event_statistics()
-                if assembled is not None:
-                    reassembly, _ = assembled
-                    if reassembly.evicted or reassembly.lost_estimate:
-                        log.info(
-                            "%d events completed early (open-event bound), "
-                            "%d serials never seen (gaps: a hint, see docs/events.md)",
-                            reassembly.evicted,
-                            reassembly.lost_estimate,
-                        )
+                reassembly = events.statistics().reassembly
+                if reassembly.evicted or reassembly.lost_estimate:
+                    log.info(
+                        "%d events completed early (open-event bound), "
+                        "%d serials never seen (gaps: a hint, see docs/events.md)",
+                        reassembly.evicted,
+                        reassembly.lost_estimate,
+                    )
 
 
 async def _render_in_workers(
     args: argparse.Namespace,
     out: TextIO,
-    events: BatchingReceiveChannel[AuditEvent],
+    events: EventStream,
     jobs: int,
     remaining: float,
 ) -> None:

@@ -134,6 +134,22 @@ class AuditRule:
                 out.extend(k for k in f.string.split(C.KEY_SEPARATOR) if k)
         return tuple(out)
 
+    def matches_key(self, key: str) -> bool:
+        """True when *key* selects this rule for ``auditctl -l -k KEY`` / ``-D -k KEY``.
+
+        auditctl's ``key_match()``: ``strstr`` of KEY in the rule's whole key
+        field as the kernel stores it -- several keys joined by
+        :data:`~trioaudit.rules._constants.KEY_SEPARATOR`, read as a C string --
+        not a match against each key alone. So ``"ab"`` selects a rule keyed
+        ``"xaby"``, ``"a\\x01b"`` one keyed ``a`` and ``b``, and ``""`` every rule
+        with a key field. A rule without one never matches.
+        """
+        return any(
+            key in (f.string or "").partition("\0")[0]
+            for f in self.fields
+            if f.field == C.F_FILTERKEY
+        )
+
     @property
     def arch(self) -> int | None:
         """The value of the ``arch`` field, or None."""

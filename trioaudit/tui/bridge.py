@@ -152,7 +152,7 @@ class LiveSource:
                 app.post_message(SourceFailed(f"{type(exc).__name__}: {exc}", denied=denied))
 
     async def _pump_events(self, client: AuditClient, app: App[Any]) -> None:
-        async with client.events() as events:
+        async with client.open_events() as events:
             while True:
                 try:
                     batch = [await events.receive()]
