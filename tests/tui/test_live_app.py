@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]
 
 SIZE = (140, 40)
 ROOT = Path(__file__).parents[2]
-HOLDER = ROOT / "tests" / "daemon_holder.py"
+HOLDER = ROOT / "tests" / "support" / "daemon_holder.py"
 
 
 async def until(pilot: Pilot[None], condition: object, limit: float = 10.0) -> None:
