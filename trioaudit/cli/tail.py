@@ -9,6 +9,11 @@ channel, and this command writes them in batches (what is queued, at most
 EVENTS_PER_TURN, then one flush from a worker thread), so a slow terminal or a
 flood costs counted drops in our queue, not kernel-side loss: every stage yields
 often enough for the reader to keep the socket drained.
+
+Once listening, one line on stderr says how (unicast or beside which daemon)
+and how many rules are loaded, with a hint when there are none: a newcomer's
+first run with no rules would otherwise print nothing and look hung
+(``--quiet`` moves the line to ``-v``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import re
 import sys
 from concurrent.futures import Future
@@ -28,8 +34,15 @@ import trio
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import render_event
 from .._records.model import AuditEvent
+from .._tables.msgtypes import AuditMessageType
 from .._trio.batching import BatchingReceiveChannel
-from .._trio.client import AuditClient, ClientMode, KernelRecord, open_audit_client
+from .._trio.client import (
+    AuditClient,
+    ClientMode,
+    KernelRecord,
+    open_audit_client,
+    process_name,
+)
 from . import parallel
 from .parse import add_output_options
 
@@ -38,6 +51,9 @@ log = logging.getLogger("trioaudit")
 #: Most events rendered per write: rendering is the costliest step, and between
 #: two turns of this loop the socket reader must get its turn (one thread).
 EVENTS_PER_TURN = 128
+
+#: The rule the start-up line suggests when none is loaded: every program started.
+EXAMPLE_RULE = "-a always,exit -F arch=b64 -S execve -k exec"
 
 _HEADER = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
 
@@ -55,6 +71,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_output_options(parser)
     parallel.add_jobs_option(
         parser, "this process then only reads and groups records; for hosts with cores to spare"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no start-up line on stderr (what we listen to, how many rules are loaded); "
+        "-v still shows it",
     )
     parser.set_defaults(func=run_tail)
 
@@ -144,55 +167,118 @@ class _EnableWhileRunning:
                 await self.client.set_enabled(bool(self.previous))
 
 
-async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | None) -> None:
+def listening_line(
+    mode: str, *, pid: int, daemon_pid: int, daemon_name: str | None, rules: int
+) -> str:
+    """The start-up line: how we listen, and how many rules can produce events.
+
+    Args:
+        mode: The client's resolved mode, ``"unicast"`` or ``"multicast"``.
+        pid: Our pid (the audit daemon's, in unicast).
+        daemon_pid: The registered audit daemon's pid (0: none).
+        daemon_name: Its process name, if known.
+        rules: How many rules the kernel holds.
+    """
+    if mode == "unicast":
+        source = f"listening as the audit daemon (unicast, pid {pid})"
+    elif daemon_pid:
+        daemon = f"pid {daemon_pid}, {daemon_name}" if daemon_name else f"pid {daemon_pid}"
+        source = f"listening on multicast beside the audit daemon ({daemon})"
+    else:
+        source = "listening on multicast (no audit daemon registered)"
+    if rules == 0:
+        loaded = (
+            "no rules loaded, so only records that need none (config changes, logins) will "
+            f"arrive; add one with: trioaudit rules add '{EXAMPLE_RULE}'"
+        )
+    else:
+        loaded = f"{rules} rule{'s' if rules != 1 else ''} loaded"
+    return f"{source}; {loaded}"
+
+
+async def _announce(client: AuditClient, quiet: bool) -> None:
+    """Say on stderr what we listen to (at ``-v`` level with ``--quiet``)."""
+    status = await client.get_status()
+    # Counted, not decoded: a rule this version cannot render must not stop tail.
+    rules = await client.request_dump(AuditMessageType.LIST_RULES, operation="count rules")
+    line = listening_line(
+        client.mode,
+        pid=os.getpid(),
+        daemon_pid=status.pid,
+        daemon_name=process_name(status.pid) if status.pid else None,
+        rules=len(rules),
+    )
+    if quiet:
+        log.info("%s", line)
+    else:
+        print(f"trioaudit: {line}", file=sys.stderr, flush=True)
+
+
+async def _tail(
+    args: argparse.Namespace,
+    out: TextIO,
+    predicate: Predicate | None,
+) -> None:
     remaining = args.count if args.count is not None else math.inf
-    jobs: int = args.jobs
     with trio.move_on_after(args.duration if args.duration is not None else math.inf):
         async with (
             await open_tail_client(args) as client,
             _EnableWhileRunning(client, args.enable),
-            client.events(parse_fields=jobs == 1) as events,
+            client.events(parse_fields=args.jobs == 1) as events,
         ):
-            log.info("listening in %s mode", client.mode)
-            try:
-                if jobs > 1:
-                    await _render_in_workers(args, out, events, jobs, remaining)
-                    return
-                while remaining > 0:
-                    batch = await events.receive_batch(EVENTS_PER_TURN)
-                    lines: list[str] = []
-                    for event in batch:
-                        if predicate is not None and not predicate(event):
-                            continue
-                        lines.append(render_event(event, args.format, raw=args.raw))
-                        if len(lines) >= remaining:
-                            break
-                    if not lines:
-                        continue
-                    # A stalled stdout (a pipe nobody reads) must stall only this
-                    # loop, never the reader task: write from a worker thread.
-                    text = "\n".join(lines) + "\n"
-                    await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
-                    remaining -= len(lines)
-            finally:
-                # Also on --duration and Ctrl-C: losses are never silent.
-                stats = client.statistics()
-                if stats.records_dropped or stats.overflows:
-                    log.warning(
-                        "%d records dropped (consumer too slow), %d socket overflows",
-                        stats.records_dropped,
-                        stats.overflows,
-                    )
-                assembled = client.event_statistics()
-                if assembled is not None:
-                    reassembly, _ = assembled
-                    if reassembly.evicted or reassembly.lost_estimate:
-                        log.info(
-                            "%d events completed early (open-event bound), "
-                            "%d serials never seen (gaps: a hint, see docs/events.md)",
-                            reassembly.evicted,
-                            reassembly.lost_estimate,
-                        )
+            await _announce(client, args.quiet)
+            await _stream(args, out, predicate, client, events, remaining)
+
+
+async def _stream(
+    args: argparse.Namespace,
+    out: TextIO,
+    predicate: Predicate | None,
+    client: AuditClient,
+    events: BatchingReceiveChannel[AuditEvent],
+    remaining: float,
+) -> None:
+    """Write events until *remaining* are written, then report losses (also when cancelled)."""
+    jobs: int = args.jobs
+    try:
+        if jobs > 1:
+            await _render_in_workers(args, out, events, jobs, remaining)
+            return
+        while remaining > 0:
+            batch = await events.receive_batch(EVENTS_PER_TURN)
+            lines: list[str] = []
+            for event in batch:
+                if predicate is not None and not predicate(event):
+                    continue
+                lines.append(render_event(event, args.format, raw=args.raw))
+                if len(lines) >= remaining:
+                    break
+            if not lines:
+                continue
+            # A stalled stdout (a pipe nobody reads) must stall only this
+            # loop, never the reader task: write from a worker thread.
+            text = "\n".join(lines) + "\n"
+            await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
+            remaining -= len(lines)
+    finally:
+        # Also on --duration and Ctrl-C: losses are never silent.
+        stats = client.statistics()
+        if stats.records_dropped or stats.overflows:
+            log.warning(
+                "%d records dropped (consumer too slow), %d socket overflows",
+                stats.records_dropped,
+                stats.overflows,
+            )
+        assembled = client.event_statistics()
+        if assembled is not None:
+            reassembly, _ = assembled
+            if reassembly.evicted or reassembly.lost_estimate:
+                log.info(
+                    "%d events completed early (open-event bound), "
+                    "%d serials never seen (gaps: a hint, see docs/events.md)",
+                    reassembly.evicted,
+                    reassembly.lost_estimate,
+                )
 
 
 async def _render_in_workers(
