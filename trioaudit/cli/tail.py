@@ -10,15 +10,19 @@ EVENTS_PER_TURN, then one flush from a worker thread), so a slow terminal or a
 flood costs counted drops in our queue, not kernel-side loss: every stage yields
 often enough for the reader to keep the socket drained.
 
-Once listening, one line on stderr says how (unicast or beside which daemon)
-and how many rules are loaded, with a hint when there are none: a newcomer's
-first run with no rules would otherwise print nothing and look hung
-(``--quiet`` moves the line to ``-v``).
+SIGINT, SIGTERM and SIGHUP all stop it the same way (see
+:mod:`trioaudit._trio.signals`): the pid is unregistered, ``--enable`` is
+undone, and the exit code is 128 + the signal. Once listening, one line on
+stderr says how (unicast or beside which daemon) and how many rules are
+loaded, with a hint when there are none: a newcomer's first run with no rules
+would otherwise print nothing and look hung (``--quiet`` moves the line to
+``-v``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -43,6 +47,7 @@ from .._trio.client import (
     open_audit_client,
     process_name,
 )
+from .._trio.signals import UnfinishedCleanup, registration_left, run_until_signalled
 from . import parallel
 from .parse import add_output_options
 
@@ -148,16 +153,27 @@ async def open_tail_client(args: argparse.Namespace) -> Any:
 class _EnableWhileRunning:
     """Turn auditing on for the command's lifetime when ``--enable`` was given."""
 
-    def __init__(self, client: AuditClient, wanted: bool) -> None:
+    def __init__(self, client: AuditClient, wanted: bool, unfinished: UnfinishedCleanup) -> None:
         self.client = client
         self.wanted = wanted
+        #: The setting to put back, while it is not back yet.
         self.previous: int | None = None
+        unfinished.add(self.left_enabled)
+
+    def left_enabled(self) -> str | None:
+        """What a forced exit now would leave changed (None: nothing)."""
+        if self.previous is None:
+            return None
+        return f"audit left enabled=1 (it was {self.previous} before --enable)"
 
     async def __aenter__(self) -> None:
         status = await self.client.get_status()
         if self.wanted and status.enabled == 0:
             self.previous = status.enabled
-            await self.client.set_enabled(True)
+            # Shielded: cancelled while in flight, the kernel may have applied it
+            # and __aexit__ would not run to undo it. Finished, it is undone there.
+            with trio.CancelScope(shield=True):
+                await self.client.set_enabled(True)
         elif status.enabled == 0:
             log.warning("auditing is disabled (enabled=0): no events will arrive; use --enable")
 
@@ -165,6 +181,7 @@ class _EnableWhileRunning:
         if self.previous is not None:
             with trio.CancelScope(shield=True):
                 await self.client.set_enabled(bool(self.previous))
+            self.previous = None
 
 
 def listening_line(
@@ -218,16 +235,18 @@ async def _tail(
     args: argparse.Namespace,
     out: TextIO,
     predicate: Predicate | None,
+    unfinished: UnfinishedCleanup,
 ) -> None:
     remaining = args.count if args.count is not None else math.inf
     with trio.move_on_after(args.duration if args.duration is not None else math.inf):
-        async with (
-            await open_tail_client(args) as client,
-            _EnableWhileRunning(client, args.enable),
-            client.events(parse_fields=args.jobs == 1) as events,
-        ):
-            await _announce(client, args.quiet)
-            await _stream(args, out, predicate, client, events, remaining)
+        async with await open_tail_client(args) as client:
+            unfinished.add(functools.partial(registration_left, client))
+            async with (
+                _EnableWhileRunning(client, args.enable, unfinished),
+                client.events(parse_fields=args.jobs == 1) as events,
+            ):
+                await _announce(client, args.quiet)
+                await _stream(args, out, predicate, client, events, remaining)
 
 
 async def _stream(
@@ -331,8 +350,8 @@ def _write(out: TextIO, text: str) -> None:
 
 
 def run_tail(args: argparse.Namespace) -> int:
-    """Run ``tail`` until --count, --duration or Ctrl-C."""
+    """Run ``tail`` until --count, --duration, or SIGINT/SIGTERM/SIGHUP (``StoppedBySignal``)."""
     # Compile first: a bad filter is a usage error before any kernel traffic.
     predicate = compile_filter(args.filter) if args.filter else None
-    trio.run(_tail, args, sys.stdout, predicate)
+    run_until_signalled(functools.partial(_tail, args, sys.stdout, predicate))
     return 0
