@@ -1,7 +1,8 @@
 """SIGINT, SIGTERM and SIGHUP stop every long-running command cleanly (live kernel, root).
 
 For each signal and each command -- ``tail --enable`` as the audit daemon and
-beside one, ``status --watch``, and ``./run`` under ``timeout`` -- the exit code is 128 +
+beside one, ``status --watch``, the ``trioaudit-tui`` console script in a
+pseudo-terminal, and ``./run`` under ``timeout`` -- the exit code is 128 +
 the signal, nothing is printed but what the command always prints, and the
 kernel's status and rule list are afterwards exactly what they were before.
 A second signal during a cleanup made slow on purpose exits at once and names
@@ -10,6 +11,7 @@ what it left behind, and the kernel shows just that.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import random
@@ -25,12 +27,15 @@ import pytest
 from tests.support.children import read_line, started
 from tests.support.hardening_helpers import foreign_daemon
 from tests.support.kernelstate import MASK_ENABLED, RawAudit
+from tests.support.terminal import PtyProcess
 from trioaudit._trio.signals import STOP_SIGNALS
+from trioaudit.tui.bridge import LiveSource
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]
 
 ROOT = Path(__file__).parents[2]
 CLI = [sys.executable, "-m", "trioaudit.cli.main"]
+TUI = Path(sys.executable).with_name("trioaudit-tui")
 #: What "the kernel is as it was" compares (``lost`` and ``backlog`` move by themselves).
 SETTINGS = ("enabled", "failure", "pid", "rate_limit", "backlog_limit", "backlog_wait_time")
 #: Runs stopping ``tail --enable`` at a random point with SIGTERM or SIGHUP.
@@ -94,6 +99,22 @@ def test_status_watch_exits_cleanly_on_each_signal(raw_audit: RawAudit, signum: 
     assert raw_audit.rules() == rules_before
 
 
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=_name)
+def test_tui_releases_the_pid_and_the_terminal_on_each_signal(
+    raw_audit: RawAudit, signum: int
+) -> None:
+    before, rules_before = _settings(raw_audit), raw_audit.rules()
+    with PtyProcess([str(TUI)], env=dict(os.environ)) as tui:
+        tui.read_until(lambda: raw_audit.status()["pid"] == tui.proc.pid)
+        tui.read_until(lambda: b"daemon pid" in tui.output and b"unicast" in tui.output)
+        tui.proc.send_signal(signum)
+        assert tui.wait() == 128 + signum, tui.tail()
+        assert tui.terminal_problems() == []
+        assert tui.after_alternate_screen().strip() == ""  # no traceback, no message
+    assert _settings(raw_audit) == before
+    assert raw_audit.rules() == rules_before
+
+
 @pytest.mark.skipif(
     shutil.which("timeout") is None or not (ROOT / ".venv" / "bin" / "trioaudit").exists(),
     reason="needs coreutils' timeout and the ./run venv",
@@ -134,6 +155,25 @@ def test_sigterm_or_sighup_at_random_points_of_tail_enable(raw_audit: RawAudit) 
         assert "Traceback" not in err, (run, err)
         assert _settings(raw_audit) == before, f"run {run} ({_name(signum)})"
     print(f"\nFIGURES sigterm/sighup: runs={RANDOM_RUNS} exit_codes={codes}")
+
+
+def test_tui_source_stopped_before_trio_ran_still_stops(raw_audit: RawAudit) -> None:
+    """A signal at start-up can stop the live source before its trio side has begun."""
+    posted: list[object] = []
+
+    class App:
+        def post_message(self, message: object) -> None:
+            posted.append(message)
+
+    async def start_and_stop_at_once() -> None:
+        source = LiveSource("unicast")
+        async with asyncio.timeout(5):
+            source.start(App())  # type: ignore[arg-type]
+            await source.stop()  # awaited at once: trio's first tick has not run yet
+
+    asyncio.run(start_and_stop_at_once())
+    assert raw_audit.status()["pid"] == 0
+    assert posted == []  # cancelled before it opened a client: no failure to report
 
 
 # ---- a second signal during cleanup ----------------------------------------------------
@@ -179,3 +219,40 @@ def test_second_signal_while_tail_restores_exits_at_once_naming_what_is_left(
         # kauditd next tries to send it something (it may have already).
         status = raw_audit.status()
         assert status["enabled"] == 1 and status["pid"] in (tail.pid, 0)
+
+
+#: ``trioaudit-tui`` whose source takes a minute to stop; ``argv[1]`` is touched when it starts.
+SLOW_STOP = """
+import asyncio, pathlib, sys
+from trioaudit.tui import bridge, main
+
+stop = bridge.LiveSource.stop
+
+async def slow_stop(self):
+    pathlib.Path(sys.argv[1]).touch()
+    await asyncio.sleep(60)
+    await stop(self)
+
+bridge.LiveSource.stop = slow_stop
+sys.exit(main.main([]))
+"""
+
+
+def test_second_signal_while_the_tui_stops_exits_at_once_naming_the_pid(
+    raw_audit: RawAudit, tmp_path: Path
+) -> None:
+    stopping = tmp_path / "stopping"
+    argv = [sys.executable, "-c", SLOW_STOP, str(stopping)]
+    with PtyProcess(argv, env={**os.environ, "PYTHONPATH": str(ROOT)}) as tui:
+        tui.read_until(lambda: raw_audit.status()["pid"] == tui.proc.pid)
+        tui.read_until(lambda: b"daemon pid" in tui.output)
+        tui.proc.send_signal(signal.SIGHUP)
+        tui.read_until(stopping.exists)
+        tui.proc.send_signal(signal.SIGTERM)
+        assert tui.wait(timeout=5) == 143
+        assert tui.terminal_problems() == []  # Textual had restored it before stopping
+        assert tui.after_alternate_screen().strip() == (
+            "trioaudit-tui: SIGTERM during cleanup, exiting at once: "
+            f"pid {tui.proc.pid} still registered as the audit daemon"
+        )
+        assert raw_audit.status()["pid"] in (tui.proc.pid, 0)
