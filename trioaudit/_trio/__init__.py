@@ -7,6 +7,8 @@
 ``streams``      :class:`RecordStream` / :class:`EventStream`, what ``records()`` /
                  ``open_events()`` hand out, with their ``statistics()``;
 ``eventstream``  kernel records -> parsed, reassembled events, as a task.
+``signals``      SIGINT, SIGTERM and SIGHUP as one cancel-and-clean-up path for
+                 the front ends.
 
 Everything below this package is sans-IO; the front ends (``cli``, ``tui``) sit
 above it.

@@ -16,7 +16,8 @@ USAGE = 2
 DAEMON_RUNNING = 69
 #: Not permitted: not root / missing CAP_AUDIT_CONTROL or CAP_AUDIT_READ (``EX_NOPERM``).
 NO_PERMISSION = 77
-#: Interrupted by Ctrl-C (128 + SIGINT).
+#: Interrupted by Ctrl-C (128 + SIGINT). Commands that take SIGINT, SIGTERM and SIGHUP
+#: over (``tail``, ``status --watch``) exit with 128 + whichever of them stopped them.
 INTERRUPTED = 130
 #: Standard output was closed by the reader (``| head``): we stop quietly (128 + SIGPIPE).
 BROKEN_PIPE = 141

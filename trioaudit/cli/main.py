@@ -5,6 +5,10 @@ function that adds its parser and sets ``func`` (a synchronous callable taking
 the parsed arguments and returning an exit code). This module only wires them
 and turns exceptions into one-line diagnostics on stderr and documented exit
 codes (:mod:`trioaudit.cli.exitcodes`).
+
+Long-running commands run under :func:`trioaudit._trio.signals.run_until_signalled`:
+SIGINT, SIGTERM and SIGHUP cancel them, they clean up, and the
+``StoppedBySignal`` that follows becomes exit code 128 + signal here.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .._errors import (
     AuditPermissionError,
     AuditUsageError,
 )
+from .._trio.signals import StoppedBySignal
 from .._version import __version__
 from . import control, controlplane, exitcodes, parse, rules, tail
 
@@ -34,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trioaudit",
         description="Talk to the Linux audit subsystem: status, control, rules and live events.",
         epilog="Exit codes: 0 ok, 1 kernel refused / failure, 2 usage, 69 another audit daemon "
-        "holds the pid, 77 permission denied, 130 interrupted, 141 output closed.",
+        "holds the pid, 77 permission denied, 141 output closed, 128+N stopped by signal N "
+        "(130 SIGINT, 143 SIGTERM, 129 SIGHUP).",
     )
     parser.add_argument("--version", action="version", version=f"trioaudit {__version__}")
     parser.add_argument(
@@ -61,10 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="trioaudit: %(message)s",
     )
     try:
-        code: int = args.func(args)
+        try:
+            code: int = args.func(args)
+        except StoppedBySignal as stopped:  # cleaned up already; only the output is left
+            code = stopped.exit_code
         sys.stdout.flush()
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before a command took over the signals, or a one-shot one
         return exitcodes.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``| head``). Point stdout at /dev/null so the

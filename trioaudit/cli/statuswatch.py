@@ -24,6 +24,7 @@ import trio
 
 from .._errors import AuditUsageError
 from .._trio.client import open_audit_client
+from .._trio.signals import run_until_signalled
 from .._wire.control import AuditFeatures
 from .._wire.status import AuditStatus
 from . import exitcodes
@@ -103,7 +104,11 @@ def watch_status(
     count: int | None = None,
     stream: TextIO | None = None,
 ) -> int:
-    """Sample the status every *interval* seconds until Ctrl-C or *count* samples.
+    """Sample the status every *interval* seconds until *count* samples or a signal.
+
+    SIGINT, SIGTERM and SIGHUP end it without a traceback (``StoppedBySignal``:
+    exit code 128 + signal); it changes nothing in the kernel, so there is
+    nothing to restore.
 
     Args:
         interval: Seconds between samples.
@@ -140,5 +145,5 @@ def watch_status(
                     return
                 await trio.sleep(interval)
 
-    trio.run(run)
+    run_until_signalled(lambda _unfinished: run())
     return exitcodes.OK

@@ -9,14 +9,24 @@ channel, and this command writes them in batches (what is queued, at most
 EVENTS_PER_TURN, then one flush from a worker thread), so a slow terminal or a
 flood costs counted drops in our queue, not kernel-side loss: every stage yields
 often enough for the reader to keep the socket drained.
+
+SIGINT, SIGTERM and SIGHUP all stop it the same way (see
+:mod:`trioaudit._trio.signals`): the pid is unregistered, ``--enable`` is
+undone, and the exit code is 128 + the signal. Once listening, one line on
+stderr says how (unicast or beside which daemon) and how many rules are
+loaded, with a hint when there are none: a newcomer's first run with no rules
+would otherwise print nothing and look hung (``--quiet`` moves the line to
+``-v``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
+import os
 import re
 import sys
 from concurrent.futures import Future
@@ -28,7 +38,9 @@ import trio
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import render_event
 from .._records.model import KernelRecord
-from .._trio.client import AuditClient, ClientMode, open_audit_client
+from .._tables.msgtypes import AuditMessageType
+from .._trio.client import AuditClient, ClientMode, open_audit_client, process_name
+from .._trio.signals import UnfinishedCleanup, registration_left, run_until_signalled
 from .._trio.streams import EventStream
 from . import parallel
 from .parse import add_output_options
@@ -38,6 +50,9 @@ log = logging.getLogger("trioaudit")
 #: Most events rendered per write: rendering is the costliest step, and between
 #: two turns of this loop the socket reader must get its turn (one thread).
 EVENTS_PER_TURN = 128
+
+#: The rule the start-up line suggests when none is loaded: every program started.
+EXAMPLE_RULE = "-a always,exit -F arch=b64 -S execve -k exec"
 
 _HEADER = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
 
@@ -55,6 +70,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_output_options(parser)
     parallel.add_jobs_option(
         parser, "this process then only reads and groups records; for hosts with cores to spare"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no start-up line on stderr (what we listen to, how many rules are loaded); "
+        "-v still shows it",
     )
     parser.set_defaults(func=run_tail)
 
@@ -125,16 +147,27 @@ async def open_tail_client(args: argparse.Namespace) -> Any:
 class _EnableWhileRunning:
     """Turn auditing on for the command's lifetime when ``--enable`` was given."""
 
-    def __init__(self, client: AuditClient, wanted: bool) -> None:
+    def __init__(self, client: AuditClient, wanted: bool, unfinished: UnfinishedCleanup) -> None:
         self.client = client
         self.wanted = wanted
+        #: The setting to put back, while it is not back yet.
         self.previous: int | None = None
+        unfinished.add(self.left_enabled)
+
+    def left_enabled(self) -> str | None:
+        """What a forced exit now would leave changed (None: nothing)."""
+        if self.previous is None:
+            return None
+        return f"audit left enabled=1 (it was {self.previous} before --enable)"
 
     async def __aenter__(self) -> None:
         status = await self.client.get_status()
         if self.wanted and status.enabled == 0:
             self.previous = status.enabled
-            await self.client.set_enabled(True)
+            # Shielded: cancelled while in flight, the kernel may have applied it
+            # and __aexit__ would not run to undo it. Finished, it is undone there.
+            with trio.CancelScope(shield=True):
+                await self.client.set_enabled(True)
         elif status.enabled == 0:
             log.warning("auditing is disabled (enabled=0): no events will arrive; use --enable")
 
@@ -142,55 +175,121 @@ class _EnableWhileRunning:
         if self.previous is not None:
             with trio.CancelScope(shield=True):
                 await self.client.set_enabled(bool(self.previous))
+            self.previous = None
 
 
-async def _tail(args: argparse.Namespace, out: TextIO, predicate: Predicate | None) -> None:
+def listening_line(
+    mode: str, *, pid: int, daemon_pid: int, daemon_name: str | None, rules: int
+) -> str:
+    """The start-up line: how we listen, and how many rules can produce events.
+
+    Args:
+        mode: The client's resolved mode, ``"unicast"`` or ``"multicast"``.
+        pid: Our pid (the audit daemon's, in unicast).
+        daemon_pid: The registered audit daemon's pid (0: none).
+        daemon_name: Its process name, if known.
+        rules: How many rules the kernel holds.
+    """
+    if mode == "unicast":
+        source = f"listening as the audit daemon (unicast, pid {pid})"
+    elif daemon_pid:
+        daemon = f"pid {daemon_pid}, {daemon_name}" if daemon_name else f"pid {daemon_pid}"
+        source = f"listening on multicast beside the audit daemon ({daemon})"
+    else:
+        source = "listening on multicast (no audit daemon registered)"
+    if rules == 0:
+        loaded = (
+            "no rules loaded, so only records that need none (config changes, logins) will "
+            f"arrive; add one with: trioaudit rules add '{EXAMPLE_RULE}'"
+        )
+    else:
+        loaded = f"{rules} rule{'s' if rules != 1 else ''} loaded"
+    return f"{source}; {loaded}"
+
+
+async def _announce(client: AuditClient, quiet: bool) -> None:
+    """Say on stderr what we listen to (at ``-v`` level with ``--quiet``)."""
+    status = await client.get_status()
+    # Counted, not decoded: a rule this version cannot render must not stop tail.
+    rules = await client.request_dump(AuditMessageType.LIST_RULES, operation="count rules")
+    line = listening_line(
+        client.mode,
+        pid=os.getpid(),
+        daemon_pid=status.pid,
+        daemon_name=process_name(status.pid) if status.pid else None,
+        rules=len(rules),
+    )
+    if quiet:
+        log.info("%s", line)
+    else:
+        print(f"trioaudit: {line}", file=sys.stderr, flush=True)
+
+
+async def _tail(
+    args: argparse.Namespace,
+    out: TextIO,
+    predicate: Predicate | None,
+    unfinished: UnfinishedCleanup,
+) -> None:
     remaining = args.count if args.count is not None else math.inf
-    jobs: int = args.jobs
     with trio.move_on_after(args.duration if args.duration is not None else math.inf):
-        async with (
-            await open_tail_client(args) as client,
-            _EnableWhileRunning(client, args.enable),
-            client.open_events(parse_fields=jobs == 1) as events,
-        ):
-            log.info("listening in %s mode", client.mode)
-            try:
-                if jobs > 1:
-                    await _render_in_workers(args, out, events, jobs, remaining)
-                    return
-                while remaining > 0:
-                    batch = await events.receive_batch(EVENTS_PER_TURN)
-                    lines: list[str] = []
-                    for event in batch:
-                        if predicate is not None and not predicate(event):
-                            continue
-                        lines.append(render_event(event, args.format, raw=args.raw))
-                        if len(lines) >= remaining:
-                            break
-                    if not lines:
-                        continue
-                    # A stalled stdout (a pipe nobody reads) must stall only this
-                    # loop, never the reader task: write from a worker thread.
-                    text = "\n".join(lines) + "\n"
-                    await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
-                    remaining -= len(lines)
-            finally:
-                # Also on --duration and Ctrl-C: losses are never silent.
-                stats = client.statistics()
-                if stats.records_dropped or stats.overflows:
-                    log.warning(
-                        "%d records dropped (consumer too slow), %d socket overflows",
-                        stats.records_dropped,
-                        stats.overflows,
-                    )
-                reassembly = events.statistics().reassembly
-                if reassembly.evicted or reassembly.lost_estimate:
-                    log.info(
-                        "%d events completed early (open-event bound), "
-                        "%d serials never seen (gaps: a hint, see docs/events.md)",
-                        reassembly.evicted,
-                        reassembly.lost_estimate,
-                    )
+        async with await open_tail_client(args) as client:
+            unfinished.add(functools.partial(registration_left, client))
+            async with (
+                _EnableWhileRunning(client, args.enable, unfinished),
+                client.open_events(parse_fields=args.jobs == 1) as events,
+            ):
+                await _announce(client, args.quiet)
+                await _stream(args, out, predicate, client, events, remaining)
+
+
+async def _stream(
+    args: argparse.Namespace,
+    out: TextIO,
+    predicate: Predicate | None,
+    client: AuditClient,
+    events: EventStream,
+    remaining: float,
+) -> None:
+    """Write events until *remaining* are written, then report losses (also when cancelled)."""
+    jobs: int = args.jobs
+    try:
+        if jobs > 1:
+            await _render_in_workers(args, out, events, jobs, remaining)
+            return
+        while remaining > 0:
+            batch = await events.receive_batch(EVENTS_PER_TURN)
+            lines: list[str] = []
+            for event in batch:
+                if predicate is not None and not predicate(event):
+                    continue
+                lines.append(render_event(event, args.format, raw=args.raw))
+                if len(lines) >= remaining:
+                    break
+            if not lines:
+                continue
+            # A stalled stdout (a pipe nobody reads) must stall only this
+            # loop, never the reader task: write from a worker thread.
+            text = "\n".join(lines) + "\n"
+            await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
+            remaining -= len(lines)
+    finally:
+        # Also on --duration and Ctrl-C: losses are never silent.
+        stats = client.statistics()
+        if stats.records_dropped or stats.overflows:
+            log.warning(
+                "%d records dropped (consumer too slow), %d socket overflows",
+                stats.records_dropped,
+                stats.overflows,
+            )
+        reassembly = events.statistics().reassembly
+        if reassembly.evicted or reassembly.lost_estimate:
+            log.info(
+                "%d events completed early (open-event bound), "
+                "%d serials never seen (gaps: a hint, see docs/events.md)",
+                reassembly.evicted,
+                reassembly.lost_estimate,
+            )
 
 
 async def _render_in_workers(
@@ -243,8 +342,8 @@ def _write(out: TextIO, text: str) -> None:
 
 
 def run_tail(args: argparse.Namespace) -> int:
-    """Run ``tail`` until --count, --duration or Ctrl-C."""
+    """Run ``tail`` until --count, --duration, or SIGINT/SIGTERM/SIGHUP (``StoppedBySignal``)."""
     # Compile first: a bad filter is a usage error before any kernel traffic.
     predicate = compile_filter(args.filter) if args.filter else None
-    trio.run(_tail, args, sys.stdout, predicate)
+    run_until_signalled(functools.partial(_tail, args, sys.stdout, predicate))
     return 0

@@ -16,6 +16,11 @@ thread and may call each other's synchronous functions directly:
 * Shutdown: the UI calls :meth:`AuditSource.stop`, which cancels trio's root
   scope and waits for trio's ``done_callback`` before Textual exits, so the
   client unregisters its pid cleanly.
+* Signals: SIGINT, SIGTERM and SIGHUP are taken on the host loop
+  (:mod:`trioaudit.tui.main`), where they reach a replay too and Textual's
+  terminal can be restored; they end the app like ``q``, so the same
+  :meth:`AuditSource.stop` releases the pid. While it runs,
+  :attr:`AuditSource.unfinished` says what a forced exit would leave behind.
 
 The :class:`ReplaySource` is plain asyncio: it feeds events parsed from an
 audit.log (with the same parser and reassembler) at a chosen speed, so the
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +44,7 @@ from textual.app import App
 from .._records.logread import LogParser, open_log
 from .._records.model import AuditEvent
 from .._trio.client import AuditClient, ClientMode, open_audit_client, process_name
+from .._trio.signals import UnfinishedCleanup, registration_left
 from .messages import CommandFinished, EventsArrived, SourceFailed, StatusUpdated
 from .model import StatusSnapshot
 
@@ -75,6 +82,8 @@ class AuditSource(Protocol):
 
     mode: str
     can_control: bool
+    #: What the source changed in the kernel and has not put back yet.
+    unfinished: UnfinishedCleanup
 
     def start(self, app: App[Any]) -> None:
         """Begin delivering messages to *app* (called from ``on_mount``)."""
@@ -101,6 +110,7 @@ class LiveSource:
             COMMAND_QUEUE
         )
         self._refresh = trio.Event()
+        self.unfinished = UnfinishedCleanup()
 
     # ---- host (asyncio) side -------------------------------------------------------
     def start(self, app: App[Any]) -> None:
@@ -123,8 +133,13 @@ class LiveSource:
     async def stop(self) -> None:
         if self._done is None:
             return
-        if self._token is not None and not self._done.done():
-            self._token.run_sync_soon(self._scope.cancel)
+        if not self._done.done():
+            if self._token is None:
+                # Stopped before trio ran _main (a signal at start-up): the scope
+                # is not entered yet, so cancelling it here makes it start cancelled.
+                self._scope.cancel()
+            else:
+                self._token.run_sync_soon(self._scope.cancel)
         outcome = await self._done
         with contextlib.suppress(trio.Cancelled, BaseException):
             outcome.unwrap()
@@ -142,6 +157,7 @@ class LiveSource:
         with self._scope:
             try:
                 async with open_audit_client(self._requested_mode) as client:
+                    self.unfinished.add(functools.partial(registration_left, client))
                     self.mode = client.mode
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._pump_events, client, app)
@@ -257,6 +273,7 @@ class ReplaySource:
         self._task: asyncio.Task[None] | None = None
         #: Set when the whole file has been delivered once (for tests).
         self.finished = asyncio.Event()
+        self.unfinished = UnfinishedCleanup()  # a replay changes nothing
 
     def start(self, app: App[Any]) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(app))
