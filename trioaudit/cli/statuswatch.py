@@ -27,7 +27,7 @@ from .._trio.client import open_audit_client
 from .._wire.control import AuditFeatures
 from .._wire.status import AuditStatus
 from . import exitcodes
-from .control import read_status, status_json, status_lines
+from .statusreport import read_status, status_json, status_lines
 
 __all__ = ["MIN_INTERVAL", "WATCHED_COUNTERS", "counter_delta", "render_screen", "watch_status"]
 
