@@ -46,7 +46,14 @@ from ._wire.control import (
     TtyAuditStatus,
 )
 from ._wire.status import AuditStatus, EnabledState, FailureMode, FeatureBitmap, StatusMask
-from .rules import AuditRule, RuleSyntaxError, parse_rule, parse_rules_file
+from .rules import (
+    AuditRule,
+    RuleSyntaxError,
+    parse_rule,
+    parse_rules_file,
+    render_rule,
+    render_rules,
+)
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -96,4 +103,6 @@ __all__ = [
     "parse_log_line",
     "parse_rule",
     "parse_rules_file",
+    "render_rule",
+    "render_rules",
 ]

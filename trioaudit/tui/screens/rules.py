@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList
 
+from ...rules import render_rule
 from ..model import safe
 from .confirm import ConfirmScreen
 
@@ -58,7 +59,7 @@ class RulesScreen(ModalScreen[None]):
         if not rules:
             options.add_option("No rules")
         for rule in rules:
-            options.add_option(safe(str(rule)))
+            options.add_option(safe(render_rule(rule)))
         options.focus()
 
     def action_reload(self) -> None:
@@ -81,12 +82,13 @@ class RulesScreen(ModalScreen[None]):
         if index is None or not 0 <= index < len(self.rules):
             return
         rule = self.rules[index]
+        text = render_rule(rule)
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.audit_app.send_command("delete_rule", rule, f"delete rule {rule}")
+                self.audit_app.send_command("delete_rule", rule, f"delete rule {text}")
 
-        self.app.push_screen(ConfirmScreen(f"Delete this rule?\n\n{safe(str(rule))}"), answered)
+        self.app.push_screen(ConfirmScreen(f"Delete this rule?\n\n{safe(text)}"), answered)
 
     def action_close(self) -> None:
         self.dismiss(None)
