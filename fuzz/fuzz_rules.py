@@ -16,11 +16,11 @@ import atheris
 with atheris.instrument_imports(include=["trioaudit"]):
     from trioaudit._errors import AuditProtocolError
     from trioaudit.rules import (
+        AuditRule,
         RuleSyntaxError,
-        decode_rule,
-        encode_rule,
         parse_command,
         parse_rules_file,
+        render_rule,
     )
 
 import contextlib
@@ -33,11 +33,11 @@ def test_one_input(data: bytes) -> None:
     body = data[1:]
     if mode == 2:
         try:
-            rule = decode_rule(body)
+            rule = AuditRule.from_bytes(body)
         except AuditProtocolError:
             return
-        str(rule)
-        encode_rule(rule)
+        render_rule(rule)
+        rule.to_bytes()
         return
     text = body.decode("utf-8", "replace")
     if mode == 1:
@@ -50,8 +50,8 @@ def test_one_input(data: bytes) -> None:
         except RuleSyntaxError:
             continue
         if command.rule is not None:
-            assert decode_rule(encode_rule(command.rule)) == command.rule
-            str(command.rule)
+            assert AuditRule.from_bytes(command.rule.to_bytes()) == command.rule
+            render_rule(command.rule)
 
 
 SEEDS = [

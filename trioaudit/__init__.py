@@ -43,7 +43,14 @@ from ._wire.control import (
     TtyAuditStatus,
 )
 from ._wire.status import AuditStatus, EnabledState, FailureMode, FeatureBitmap, StatusMask
-from .rules import AuditRule, RuleSyntaxError, parse_rule, parse_rules_file
+from .rules import (
+    AuditRule,
+    RuleSyntaxError,
+    parse_rule,
+    parse_rules_file,
+    render_rule,
+    render_rules,
+)
 
 if TYPE_CHECKING:
     from ._trio.client import (
@@ -156,4 +163,6 @@ __all__ = [
     "parse_log_line",
     "parse_rule",
     "parse_rules_file",
+    "render_rule",
+    "render_rules",
 ]

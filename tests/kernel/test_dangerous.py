@@ -210,7 +210,8 @@ def test_tui_offers_no_irreversible_action() -> None:
 
 async def test_tui_commands_never_send_irreversible_settings(guard: list[str]) -> None:
     from trioaudit.rules import RuleSyntaxError
-    from trioaudit.tui.bridge import Command, _run_command
+    from trioaudit.tui.bridge import _run_command
+    from trioaudit.tui.model import Command
 
     async with open_audit_client("control") as client:
         before = await client.get_status()

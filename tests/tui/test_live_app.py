@@ -24,6 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from tests.support.kernelstate import RawAudit
+from trioaudit.rules import render_rule
 from trioaudit.tui import bridge
 from trioaudit.tui.app import AuditApp, make_app
 from trioaudit.tui.screens.confirm import ConfirmScreen
@@ -190,7 +191,7 @@ def test_rules_view_lists_adds_and_deletes_with_confirmation(raw_audit: RawAudit
             await pilot.press("enter")
             await until(pilot, lambda: len(raw_audit.rules()) == 1)
             await until(pilot, lambda: len(screen.rules) == 1)
-            assert str(screen.rules[0]) == rule
+            assert render_rule(screen.rules[0]) == rule
             # The same rule again: the kernel says EEXIST, shown as an error, never a crash.
             await pilot.press("a")
             app.screen.query_one("#rule-input", Input).value = rule

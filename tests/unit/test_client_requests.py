@@ -26,6 +26,7 @@ from trioaudit._tables.msgtypes import AuditMessageType as T
 from trioaudit._wire.control import encode_feature_request
 from trioaudit._wire.netlink import encode_message
 from trioaudit._wire.status import encode_status_request
+from trioaudit.rules import render_rule
 
 
 async def test_many_tasks_get_their_own_answers() -> None:
@@ -61,7 +62,7 @@ async def test_replies_match_in_any_order_and_packing(layout: str) -> None:
             for _ in range(10):
                 nursery.start_soon(client.get_status)
                 nursery.start_soon(client.list_rules)
-        assert [str(rule) for rule in await client.list_rules()] == [
+        assert [render_rule(rule) for rule in await client.list_rules()] == [
             "-w /etc/passwd -p wa -k ident",
             "-a always,exit -F arch=b64 -S openat -F key=open",
         ]

@@ -10,6 +10,7 @@ from tests.support.fake_kernel import FakeKernel
 from tests.support.fake_transport import open_fake_client
 from trioaudit import NetlinkError, RuleSyntaxError, parse_rule
 from trioaudit._tables.msgtypes import AuditMessageType as T
+from trioaudit.rules import render_rule
 
 TWO_KEYS = parse_rule("-w /etc/passwd -p wa -k identity -k passwd-watch")
 ONE_KEY = parse_rule("-a always,exit -F arch=b64 -S openat -k access")
@@ -44,7 +45,7 @@ async def test_rules_round_trip_through_the_kernel() -> None:
         await client.add_rule("-w /etc/passwd -p wa -k identity")
         await client.add_rule(ONE_KEY)
         await client.add_rule("-A always,exit -F arch=b64 -S getppid")  # prepended
-        listed = [str(rule) for rule in await client.list_rules()]
+        listed = [render_rule(rule) for rule in await client.list_rules()]
         assert listed == [
             "-a always,exit -F arch=b64 -S getppid",
             "-w /etc/passwd -p wa -k identity",

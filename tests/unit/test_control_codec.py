@@ -26,7 +26,7 @@ from trioaudit._wire.control import (
     user_message_type,
 )
 from trioaudit._wire.status import AuditStatus
-from trioaudit.cli.control import status_json, status_lines
+from trioaudit.cli.statusreport import status_json, status_lines
 from trioaudit.cli.statuswatch import counter_delta, render_screen
 
 U32 = st.integers(0, 0xFFFFFFFF)

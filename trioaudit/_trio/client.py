@@ -77,7 +77,7 @@ from .._wire.status import (
     StatusMask,
     encode_status_request,
 )
-from ..rules import AuditRule, parse_rule
+from ..rules import AuditRule, parse_rule, render_rule
 from .eventstream import open_event_stream
 from .streams import EventStream, RecordCounters, RecordStream
 from .transport import (
@@ -678,7 +678,7 @@ class AuditClient:
             try:
                 await self.delete_rule(rule)
             except NetlinkError as exc:
-                exc.add_note(f"rule: {rule}")
+                exc.add_note(f"rule: {render_rule(rule)}")
                 raise
             removed += 1
         return removed

@@ -2,29 +2,25 @@
 
 ``status`` prints what ``auditctl -s`` prints (same keys, same order, including
 ``loginuid_immutable`` from ``AUDIT_GET_FEATURE``) or, with ``--json``, the
-same data typed. ``status --watch`` is in :mod:`trioaudit.cli.statuswatch`.
+same data typed (the report itself is :mod:`.statusreport`); ``status --watch``
+is :mod:`.statuswatch`.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-from typing import Any
 
 import trio
 
-from .._errors import AuditUsageError, NetlinkError
-from .._trio.client import AuditClient, open_audit_client
-from .._wire.control import AuditFeature, AuditFeatures
+from .._errors import AuditUsageError
+from .._trio.client import open_audit_client
+from .._wire.control import AuditFeatures
 from .._wire.status import AuditStatus, FailureMode
+from .statusreport import read_status, status_json, status_lines
+from .statuswatch import watch_status
 
 _FAILURE_NAMES = {mode.name.lower(): mode for mode in FailureMode}
-#: ``auditctl -s -i`` words for ``enabled`` and ``failure`` (its own spelling, "disable" included).
-_INTERPRETED = {
-    "enabled": {0: "disable", 1: "enabled", 2: "enabled+immutable"},
-    "failure": {0: "silent", 1: "printk", 2: "panic"},
-}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,56 +74,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     setter.set_defaults(func=_set)
 
 
-def status_lines(
-    status: AuditStatus, features: AuditFeatures | None = None, *, interpret: bool = False
-) -> list[str]:
-    """``auditctl -s`` lines for *status* (absent fields are left out, as auditctl does).
-
-    *features* (the ``AUDIT_GET_FEATURE`` reply) adds the ``loginuid_immutable``
-    line auditctl prints last; None (a kernel without the feature API) omits it.
-    *interpret* spells ``enabled`` and ``failure`` as ``auditctl -s -i`` does.
-    """
-    lines = []
-    for name, value in status.as_dict().items():
-        if name == "mask" or name == "feature_bitmap" or value is None:
-            continue
-        if interpret and name in _INTERPRETED:
-            lines.append(f"{name} {_INTERPRETED[name].get(value, 'unknown')}")
-            continue
-        lines.append(f"{name} {value}")
-    state = features.state(AuditFeature.LOGINUID_IMMUTABLE) if features else None
-    if state is not None:
-        lines.append(state.status_line())
-    return lines
-
-
-def status_json(status: AuditStatus, features: AuditFeatures | None = None) -> dict[str, Any]:
-    """The data of :func:`status_lines`, typed, for ``--json``."""
-    data: dict[str, Any] = status.as_dict()
-    del data["mask"]
-    data["features"] = [flag.name.lower() for flag in status.features if flag.name]
-    state = features.state(AuditFeature.LOGINUID_IMMUTABLE) if features else None
-    if state is not None:
-        data["loginuid_immutable"] = {"value": int(state.value), "locked": state.locked}
-    return data
-
-
-async def read_status(client: AuditClient) -> tuple[AuditStatus, AuditFeatures | None]:
-    """Status and features, as ``auditctl -s`` asks for them (features may be absent)."""
-    status = await client.get_status()
-    try:
-        features: AuditFeatures | None = await client.get_features()
-    except NetlinkError as exc:
-        if exc.errno != errno.EINVAL:  # EINVAL: a kernel without the feature API
-            raise
-        features = None
-    return status, features
-
-
 def _status(args: argparse.Namespace) -> int:
     if args.watch is not None:
-        from .statuswatch import watch_status
-
         return watch_status(args.watch, json_output=args.json, count=args.count)
     if args.count is not None:
         raise AuditUsageError("--count only makes sense with --watch")

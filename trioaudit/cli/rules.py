@@ -41,6 +41,7 @@ from ..rules import (
     RuleSyntaxError,
     parse_command,
     parse_rules_file,
+    render_rule,
     render_rules,
 )
 from ..rules import _constants as C
@@ -123,7 +124,7 @@ def rule_to_json(rule: AuditRule) -> dict[str, Any]:
         else [_syscalls.syscall_name(table, n) or n for n in sorted(rule.syscalls)],
         "fields": fields,
         "keys": list(rule.keys),
-        "rule": str(rule),
+        "rule": render_rule(rule),
     }
 
 
@@ -146,7 +147,7 @@ async def _send_rule(client: AuditClient, rule: AuditRule, *, delete: bool) -> N
         else:
             await client.add_rule(rule)
     except NetlinkError as exc:
-        exc.add_note(f"rule: {rule}")
+        exc.add_note(f"rule: {render_rule(rule)}")
         raise
 
 
@@ -236,7 +237,7 @@ def _describe(command: RuleCommand) -> str:
     if command.kind is CommandKind.DELETE_ALL:
         return "-D" + (f" -k {command.key}" if command.key else "")
     assert command.rule is not None
-    text = str(command.rule)
+    text = render_rule(command.rule)
     if command.kind is CommandKind.DELETE:
         text = "-d" + text[2:] if text.startswith("-a") else "-W" + text[2:]
     return text

@@ -28,7 +28,7 @@ from .._trio.signals import run_until_signalled
 from .._wire.control import AuditFeatures
 from .._wire.status import AuditStatus
 from . import exitcodes
-from .control import read_status, status_json, status_lines
+from .statusreport import read_status, status_json, status_lines
 
 __all__ = ["MIN_INTERVAL", "WATCHED_COUNTERS", "counter_delta", "render_screen", "watch_status"]
 

@@ -6,10 +6,14 @@ Sans-IO: nothing here talks to the kernel. ``AuditClient.add_rule()`` and the
     rule = parse_rule("-a always,exit -F arch=b64 -S openat -F exit=-EACCES -k access")
     payload = rule.to_bytes()              # struct audit_rule_data, for AUDIT_ADD_RULE
     AuditRule.from_bytes(payload) == rule  # True
-    str(rule)                              # exactly what `auditctl -l` prints
+    render_rule(rule)                      # exactly what `auditctl -l` prints
+    render_rules(rules)                    # the whole listing, with auditctl's arch carry-over
+
+One spelling for each conversion: text is ``parse_rule``/``render_rule`` (the
+inverse of each other), the wire is ``AuditRule.from_bytes``/``to_bytes``, as
+for :class:`~trioaudit.AuditStatus`.
 """
 
-from trioaudit.rules._codec import decode_rule, encode_rule
 from trioaudit.rules._errors import RuleSyntaxError
 from trioaudit.rules._file import RulesFile, parse_rules_file
 from trioaudit.rules._model import AuditRule, RuleField
@@ -33,9 +37,7 @@ __all__ = [
     "RuleField",
     "RuleSyntaxError",
     "RulesFile",
-    "decode_rule",
     "default_context",
-    "encode_rule",
     "parse_command",
     "parse_rule",
     "parse_rules_file",

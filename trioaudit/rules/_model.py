@@ -1,4 +1,4 @@
-"""The rule value objects: :class:`RuleField` and :class:`AuditRule`.
+"""The rule value objects, :class:`RuleField` and :class:`AuditRule`, and their wire form.
 
 An :class:`AuditRule` is a faithful image of the kernel's ``struct
 audit_rule_data``: the ``flags`` word (list number, plus the prepend bit for
@@ -8,18 +8,41 @@ kernel matches rules for deletion byte for byte -- so fields are a tuple, not a
 mapping. String fields (paths, keys, labels) carry their text; their ``value``
 is the byte length, as on the wire, and is derived so it can never disagree.
 
-Conversions live in sibling modules and are reached through methods here:
-:meth:`AuditRule.to_bytes`/:meth:`AuditRule.from_bytes` (``_codec``) and
-``str(rule)`` (``_render``). Parsing text is :func:`trioaudit.rules.parse_rule`.
+Being that image, the rule converts to and from the wire itself, as
+:class:`~trioaudit.AuditStatus` does: :meth:`AuditRule.to_bytes` and
+:meth:`AuditRule.from_bytes`. Layout (``include/uapi/linux/audit.h``), native
+endianness, no padding::
+
+    u32 flags, action, field_count
+    u32 mask[64]            syscall bitmap
+    u32 fields[64]          field numbers
+    u32 values[64]          values (string fields: byte length)
+    u32 fieldflags[64]      operators
+    u32 buflen
+    char buf[buflen]        string values, concatenated in field order, no NULs
+
+Unused slots are zero. Decoding is strict: a blob whose string lengths overrun
+``buf`` or whose ``field_count`` exceeds 64 is an :class:`AuditProtocolError`,
+never a silently short rule.
+
+The text forms live above this module, which imports neither: auditctl syntax
+is parsed by :func:`trioaudit.rules.parse_rule` (``_parser``) and rendered as
+``auditctl -l`` prints it by :func:`trioaudit.rules.render_rule` (``_render``).
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
+from trioaudit._errors import AuditProtocolError
 from trioaudit.rules import _constants as C
 
-__all__ = ["AuditRule", "RuleField", "encode_string"]
+__all__ = ["RULE_HEADER", "AuditRule", "RuleField", "encode_string"]
+
+_N = C.MAX_FIELDS
+#: The fixed part of ``struct audit_rule_data`` (1040 bytes).
+RULE_HEADER = struct.Struct(f"=3I{C.BITMASK_WORDS}I{_N}I{_N}I{_N}II")
 
 
 def encode_string(text: str) -> bytes:
@@ -177,29 +200,73 @@ class AuditRule:
         mask[-1] &= ~C.SYSCALL_CLASS_MASK & C.U32_MAX
         return AuditRule(self.filter_list, self.action, tuple(mask), self.fields)
 
-    # ---- conversions -------------------------------------------------------------------
+    # ---- wire form ---------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """Encode as ``struct audit_rule_data`` (native endianness) followed by ``buf``."""
-        from trioaudit.rules._codec import encode_rule
+        """Encode as ``struct audit_rule_data`` (native endianness) followed by ``buf``.
 
-        return encode_rule(self)
+        This is the payload of ``AUDIT_ADD_RULE`` and ``AUDIT_DEL_RULE``.
+        """
+        fields = [0] * _N
+        values = [0] * _N
+        ops = [0] * _N
+        buf = bytearray()
+        for i, f in enumerate(self.fields):
+            fields[i] = f.field
+            values[i] = f.value
+            ops[i] = f.op
+            if f.string is not None:
+                buf += encode_string(f.string)
+        head = RULE_HEADER.pack(
+            self.flags,
+            self.action,
+            len(self.fields),
+            *self.mask,
+            *fields,
+            *values,
+            *ops,
+            len(buf),
+        )
+        return head + bytes(buf)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuditRule:
         """Decode a ``struct audit_rule_data`` blob (an ``AUDIT_LIST_RULES`` reply payload).
 
         Raises:
-            AuditProtocolError: The blob is truncated or inconsistent.
+            AuditProtocolError: Truncated blob, impossible field count, or string overrun.
         """
-        from trioaudit.rules._codec import decode_rule
-
-        return decode_rule(data)
-
-    def render(self, *, machine: str | None = None, carried_arch: int | None = None) -> str:
-        """Render as ``auditctl -l`` would; see :func:`trioaudit.rules.render_rule`."""
-        from trioaudit.rules._render import render_rule
-
-        return render_rule(self, machine=machine, carried_arch=carried_arch)
-
-    def __str__(self) -> str:
-        return self.render()
+        if len(data) < RULE_HEADER.size:
+            raise AuditProtocolError(
+                f"audit_rule_data needs {RULE_HEADER.size} bytes, got {len(data)}", data[:64]
+            )
+        words = RULE_HEADER.unpack_from(data)
+        flags, action, count = words[0:3]
+        base = 3
+        mask = tuple(words[base : base + C.BITMASK_WORDS])
+        base += C.BITMASK_WORDS
+        fields = words[base : base + _N]
+        values = words[base + _N : base + 2 * _N]
+        ops = words[base + 2 * _N : base + 3 * _N]
+        buflen = words[-1]
+        if count > _N:
+            raise AuditProtocolError(f"audit_rule_data field_count {count} > {_N}", data[:64])
+        buf = data[RULE_HEADER.size :]
+        if len(buf) < buflen:
+            raise AuditProtocolError(
+                f"audit_rule_data buflen {buflen} but only {len(buf)} bytes follow", data[:64]
+            )
+        offset = 0
+        out: list[RuleField] = []
+        for i in range(count):
+            if fields[i] in C.STRING_FIELDS:
+                end = offset + values[i]
+                if end > buflen:
+                    raise AuditProtocolError(
+                        f"string field {fields[i]} overruns buf ({end} > {buflen})", data[:64]
+                    )
+                text = buf[offset:end].decode("utf-8", "surrogateescape")
+                offset = end
+                out.append(RuleField(fields[i], ops[i], string=text))
+            else:
+                out.append(RuleField(fields[i], ops[i], values[i]))
+        return cls(flags, action, mask, tuple(out))

@@ -14,15 +14,15 @@ they are observable, and we reproduce them on purpose:
   errno by name (``-EACCES``); msgtype and fstype print by name when known;
   several keys come out as several ``-F key=`` (or ``-k``) options.
 * ``exe`` always prints with ``=`` even for ``!=`` (an auditctl 3.0.9 bug
-  we reproduce in ``auditctl -l`` mode; ``str(rule)`` does the same).
+  we reproduce, in :func:`render_rule` as in :func:`render_rules`).
 * Fields libaudit cannot name come out as ``fN=V`` (no ``-F``), unknown
   operators as ``(null)`` -- that is what C's printf does with NULL.
 * ``auditctl -l`` remembers the arch of the previous rule when the next one has
   none (a global it never resets between rules); :func:`render_rules` reproduces
-  that, while ``str(rule)`` renders a rule on its own.
+  that, while :func:`render_rule` renders a rule on its own.
 
 One addition: a rule carrying the prepend bit (only ever ours, the kernel never
-lists it) renders as ``-A`` so that ``parse_rule(str(rule)) == rule``.
+lists it) renders as ``-A`` so that ``parse_rule(render_rule(rule)) == rule``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """The trioaudit dashboard: status panel, event feed, filter, and kernel controls.
 
-Widgets never touch trio: the source (see :mod:`.bridge`) posts messages up,
-the app sets attributes down, and UI commands go to the source's queue.
+Widgets never touch trio: the source (see :mod:`.bridge`) and the screens post
+messages up, the app sets attributes down, and UI commands go to the source's
+queue (screens ask for them with :class:`~.messages.CommandRequested`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -15,9 +16,16 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, Input, Label
 
 from .._output.filter import FilterSyntaxError, compile_filter
-from .bridge import AuditSource, Command, LiveSource, ReplaySource
-from .messages import CommandFinished, EventsArrived, SourceFailed, StatusUpdated
-from .model import BACKLOG_LIMIT_STEP, DEFAULT_RING_SIZE, RATE_LIMIT_STEP, StatusSnapshot, safe
+from .bridge import AuditSource, LiveSource, ReplaySource
+from .messages import CommandFinished, CommandRequested, EventsArrived, SourceFailed, StatusUpdated
+from .model import (
+    BACKLOG_LIMIT_STEP,
+    DEFAULT_RING_SIZE,
+    RATE_LIMIT_STEP,
+    Command,
+    StatusSnapshot,
+    safe,
+)
 from .screens.confirm import ConfirmScreen
 from .screens.detail import DetailScreen
 from .screens.help import HelpScreen
@@ -25,6 +33,9 @@ from .screens.not_root import NotRootScreen
 from .screens.rules import RulesScreen
 from .widgets.event_feed import EventFeed
 from .widgets.status_panel import StatusPanel
+
+if TYPE_CHECKING:
+    from ..rules import AuditRule
 
 
 class AuditApp(App[None]):
@@ -135,18 +146,18 @@ class AuditApp(App[None]):
         self.query_one(StatusPanel).update_snapshot(message.snapshot)
 
     def on_command_finished(self, message: CommandFinished) -> None:
+        command = message.command
         if message.error is not None:
-            self.notify(safe(message.error), title=message.description, severity="error")
+            self.notify(safe(message.error), title=command.description, severity="error")
             return
-        if isinstance(self.screen, RulesScreen) and isinstance(message.result, list):
-            self.screen.show_rules(message.result)
+        rules_screen = self.screen if isinstance(self.screen, RulesScreen) else None
+        if rules_screen is not None and command.action == "list_rules":
+            rules_screen.show_rules(cast("list[AuditRule]", message.result))
             return
-        if message.description:
-            self.notify(safe(message.description) + ": done")
-        if isinstance(self.screen, RulesScreen) and message.description.startswith(
-            ("add rule", "delete rule")
-        ):
-            self.screen.action_reload()
+        if command.description:
+            self.notify(safe(command.description) + ": done")
+        if rules_screen is not None and command.action in ("add_rule", "delete_rule"):
+            rules_screen.action_reload()  # show the kernel's list as it is now
 
     def on_source_failed(self, message: SourceFailed) -> None:
         if message.denied:
@@ -176,12 +187,15 @@ class AuditApp(App[None]):
         box.border_subtitle = " · ".join(parts)
 
     # ---- commands to the kernel ------------------------------------------------------
-    def send_command(self, action: str, value: object, description: str) -> None:
-        """Queue a command for the kernel; the answer comes back as a notification."""
+    def on_command_requested(self, message: CommandRequested) -> None:
+        self.send_command(message.command)
+
+    def send_command(self, command: Command) -> None:
+        """Queue *command* for the kernel; the answer comes back as :class:`CommandFinished`."""
         if not self.source.can_control:
             self.notify("replaying a log: there is no kernel to change", severity="warning")
             return
-        if not self.source.command(Command(action, value, description)):
+        if not self.source.command(command):
             self.notify("busy: too many commands in flight", severity="warning")
 
     def _status(self) -> Any:
@@ -191,7 +205,7 @@ class AuditApp(App[None]):
     def action_toggle_enabled(self) -> None:
         status = self._status()
         if status is None:
-            self.send_command("set_enabled", True, "enable auditing")
+            self.send_command(Command("set_enabled", True, "enable auditing"))
             return
         if status.enabled == 2:
             self.notify("audit is immutable until reboot: nothing can change", severity="error")
@@ -199,24 +213,24 @@ class AuditApp(App[None]):
 
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self.send_command("set_enabled", False, "disable auditing")
+                    self.send_command(Command("set_enabled", False, "disable auditing"))
 
             self.push_screen(ConfirmScreen("Disable kernel auditing?"), answered)
         else:
-            self.send_command("set_enabled", True, "enable auditing")
+            self.send_command(Command("set_enabled", True, "enable auditing"))
 
     def action_rate_limit(self, direction: int) -> None:
         status = self._status()
         current = status.rate_limit if status is not None else 0
         new = max(current + direction * RATE_LIMIT_STEP, 0)
         label = "unlimited" if new == 0 else f"{new}/s"
-        self.send_command("set_rate_limit", new, f"rate limit {label}")
+        self.send_command(Command("set_rate_limit", new, f"rate limit {label}"))
 
     def action_backlog_limit(self, direction: int) -> None:
         status = self._status()
         current = status.backlog_limit if status is not None else 0
         new = max(current + direction * BACKLOG_LIMIT_STEP, 64)
-        self.send_command("set_backlog_limit", new, f"backlog limit {new}")
+        self.send_command(Command("set_backlog_limit", new, f"backlog limit {new}"))
 
     # ---- feed controls ----------------------------------------------------------------
     def action_pause(self) -> None:

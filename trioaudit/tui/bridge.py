@@ -35,7 +35,6 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import trio
@@ -46,7 +45,7 @@ from .._records.model import AuditEvent
 from .._trio.client import AuditClient, ClientMode, open_audit_client, process_name
 from .._trio.signals import UnfinishedCleanup, registration_left
 from .messages import CommandFinished, EventsArrived, SourceFailed, StatusUpdated
-from .model import StatusSnapshot
+from .model import Command, StatusSnapshot
 
 #: Longest a batch of events waits before it is posted (seconds).
 BATCH_DELAY = 0.05
@@ -59,22 +58,6 @@ REPLAY_YIELD_EVERY = 50
 STATUS_INTERVAL = 1.0
 #: Commands queued from the UI before it is told to wait.
 COMMAND_QUEUE = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A request from the UI for the kernel.
-
-    Attributes:
-        action: One of ``set_enabled``, ``set_rate_limit``, ``set_backlog_limit``,
-            ``list_rules``, ``add_rule``, ``delete_rule``.
-        value: Its argument.
-        description: Words for the notification that reports the answer.
-    """
-
-    action: str
-    value: Any = None
-    description: str = ""
 
 
 class AuditSource(Protocol):
@@ -226,9 +209,9 @@ class LiveSource:
             try:
                 result = await _run_command(client, command)
             except Exception as exc:  # the kernel's refusal goes to a notification
-                app.post_message(CommandFinished(command.description, error=str(exc)))
+                app.post_message(CommandFinished(command, error=str(exc)))
             else:
-                app.post_message(CommandFinished(command.description, result=result))
+                app.post_message(CommandFinished(command, result=result))
             self._refresh.set()
 
 

@@ -1,6 +1,12 @@
-"""Messages from the audit source to the widgets (messages up, attributes down).
+"""Messages up: from the audit source and from the screens to the app.
 
-The source posts them from trio code running as a guest on Textual's own
+The app sets attributes (and calls methods) down; nothing below it holds the
+app or the source. A screen that needs the kernel posts
+:class:`CommandRequested`; the app sends the command to the source, whose
+answer comes back as :class:`CommandFinished` carrying the command, so it is
+routed by the command's ``action``.
+
+The source posts its messages from trio code running as a guest on Textual's own
 asyncio loop, i.e. on the same thread, so ``App.post_message`` is a plain call.
 Events travel in batches: Textual's message queue is unbounded, so one
 message per event under a flood would grow memory and starve rendering.
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from .._records.model import AuditEvent
-from .model import StatusSnapshot
+from .model import Command, StatusSnapshot
 
 
 @dataclass
@@ -42,10 +48,21 @@ class StatusUpdated(Message):
 
 
 @dataclass
-class CommandFinished(Message):
-    """The kernel answered a command sent from the UI (``error`` is None on success)."""
+class CommandRequested(Message):
+    """A screen asks for *command* to be sent to the kernel.
 
-    description: str
+    Screens never hold the source: the app does, and it alone decides whether
+    the command can go (a replay has no kernel, a full queue means busy).
+    """
+
+    command: Command
+
+
+@dataclass
+class CommandFinished(Message):
+    """The kernel answered *command* (``error`` is None on success; ``result`` its reply)."""
+
+    command: Command
     error: str | None = None
     result: object = field(default=None)
 

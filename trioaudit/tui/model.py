@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .._output.formats import neutralise
 from .._records.model import AuditEvent
@@ -46,6 +47,25 @@ class StatusSnapshot:
     source: str = "kernel"
     replayed: int = 0
     replay_done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A request from the UI for the kernel (the source runs it, see :mod:`.bridge`).
+
+    The :class:`~.messages.CommandFinished` that reports the answer carries it
+    back, so the app knows by :attr:`action` what the answer is for.
+
+    Attributes:
+        action: One of ``set_enabled``, ``set_rate_limit``, ``set_backlog_limit``,
+            ``list_rules``, ``add_rule``, ``delete_rule``.
+        value: Its argument.
+        description: Words for the notification that reports the answer.
+    """
+
+    action: str
+    value: Any = None
+    description: str = ""
 
 
 ENABLED_WORDS = {0: "disabled", 1: "enabled", 2: "immutable (locked)"}

@@ -1,8 +1,12 @@
-"""The rules view: list loaded rules, add one (auditctl syntax), delete with confirmation."""
+"""The rules view: list loaded rules, add one (auditctl syntax), delete with confirmation.
+
+The screen never talks to the kernel: it posts a
+:class:`~..messages.CommandRequested` up, and the app, which holds the source,
+sends it and hands the answer back down with :meth:`RulesScreen.show_rules`
+(a listing) or :meth:`RulesScreen.action_reload` (after an add or a delete).
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,12 +14,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList
 
-from ..model import safe
+from ...rules import AuditRule, render_rule
+from ..messages import CommandRequested
+from ..model import Command, safe
 from .confirm import ConfirmScreen
-
-if TYPE_CHECKING:
-    from ...rules import AuditRule
-    from ..app import AuditApp
 
 
 class RulesScreen(ModalScreen[None]):
@@ -31,13 +33,6 @@ class RulesScreen(ModalScreen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.rules: list[AuditRule] = []
-
-    @property
-    def audit_app(self) -> AuditApp:
-        from ..app import AuditApp
-
-        assert isinstance(self.app, AuditApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         with Vertical(id="rules"):
@@ -58,11 +53,14 @@ class RulesScreen(ModalScreen[None]):
         if not rules:
             options.add_option("No rules")
         for rule in rules:
-            options.add_option(safe(str(rule)))
+            options.add_option(safe(render_rule(rule)))
         options.focus()
 
+    def _request(self, command: Command) -> None:
+        self.post_message(CommandRequested(command))
+
     def action_reload(self) -> None:
-        self.audit_app.send_command("list_rules", None, "list rules")
+        self._request(Command("list_rules", None, "list rules"))
 
     def action_add(self) -> None:
         box = self.query_one("#rule-input", Input)
@@ -74,19 +72,20 @@ class RulesScreen(ModalScreen[None]):
         event.input.value = ""
         event.input.display = False
         if text:
-            self.audit_app.send_command("add_rule", text, f"add rule {text}")
+            self._request(Command("add_rule", text, f"add rule {text}"))
 
     def action_delete(self) -> None:
         index = self.query_one("#rules-list", OptionList).highlighted
         if index is None or not 0 <= index < len(self.rules):
             return
         rule = self.rules[index]
+        text = render_rule(rule)
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.audit_app.send_command("delete_rule", rule, f"delete rule {rule}")
+                self._request(Command("delete_rule", rule, f"delete rule {text}"))
 
-        self.app.push_screen(ConfirmScreen(f"Delete this rule?\n\n{safe(str(rule))}"), answered)
+        self.app.push_screen(ConfirmScreen(f"Delete this rule?\n\n{safe(text)}"), answered)
 
     def action_close(self) -> None:
         self.dismiss(None)
