@@ -57,9 +57,20 @@ def replay_app(**kwargs: object) -> AuditApp:
 
 
 async def replayed(pilot: Pilot[None]) -> None:
+    """Wait until the replay is over and the feed has caught up with it.
+
+    The source's ``finished`` means the app took every batch; a following feed
+    scrolls to its end only after its next refresh, which a loaded machine can
+    delay past any fixed pause. So wait for the condition itself (bounded).
+    """
     source = pilot.app.source  # type: ignore[attr-defined]
     assert isinstance(source, ReplaySource)
     await source.finished.wait()
+    feed = pilot.app.query_one(EventFeed)
+    deadline = time.monotonic() + 10
+    while feed.following and feed.scroll_offset.y < feed.max_scroll_y:
+        assert time.monotonic() < deadline, "the feed never scrolled to its end"
+        await pilot.pause(0.02)
     await pilot.pause(0.2)
 
 
