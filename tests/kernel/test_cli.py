@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
+from tests.support.children import wait_until_listening
 from tests.support.kernelstate import RawAudit
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]
@@ -85,9 +85,7 @@ def test_tail_count_one_prints_a_record(raw_audit: RawAudit) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 10
-    while raw_audit.status()["pid"] != proc.pid and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until_listening(proc)
     raw_audit.set_status(8, rate_limit=123)  # produces a CONFIG_CHANGE record
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
@@ -108,9 +106,7 @@ def test_tail_into_closed_pipe_is_quiet(raw_audit: RawAudit) -> None:
         text=True,
     )
     assert proc.stdout is not None and proc.stderr is not None
-    deadline = time.monotonic() + 10
-    while raw_audit.status()["pid"] != proc.pid and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until_listening(proc)
     proc.stdout.close()  # the reader goes away, like `| head`
     for limit in range(50, 60):
         raw_audit.set_status(8, rate_limit=limit)

@@ -26,13 +26,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trio
 
+from tests.support.children import wait_until_listening
 from tests.support.hardening_helpers import send_user_message
 from tests.support.kernelstate import MASK_ENABLED, RawAudit
 from trioaudit import AuditMessageType, open_audit_client
@@ -203,9 +203,7 @@ def test_cli_tail_stdout_is_neutralised(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 10
-        while raw_audit.status()["pid"] != proc.pid and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until_listening(proc)
         _run(evil_program, EVIL_ARGS)
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.children import wait_until_listening
 from tests.support.kernelstate import RawAudit
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("audit_state")]
@@ -26,9 +26,7 @@ def _start_tail(raw_audit: RawAudit, *options: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 10
-    while raw_audit.status()["pid"] != proc.pid and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until_listening(proc)
     return proc
 
 

@@ -42,3 +42,22 @@ def started(*argv: str, stdout: int = subprocess.DEVNULL) -> Iterator[subprocess
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def wait_until_listening(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> str:
+    """Wait for ``trioaudit tail``'s start-up line; return the stderr read up to it.
+
+    The line comes once the client is registered, ``--enable`` has taken effect
+    and the event stream is open. Waiting for the pid alone races with
+    ``--enable``: the kernel logs a CONFIG_CHANGE only while auditing is on, so
+    a change made in between produces no record at all.
+    """
+    seen = ""
+    deadline = time.monotonic() + 10
+    while "trioaudit: listening" not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"tail never said it was listening; stderr so far: {seen!r}"
+        line = read_line(proc.stderr, timeout=left)  # type: ignore[arg-type]
+        assert line, f"tail closed stderr before listening: {seen!r}"
+        seen += line
+    return seen
