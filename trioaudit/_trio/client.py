@@ -47,7 +47,6 @@ import contextlib
 import errno
 import logging
 import os
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -922,11 +921,9 @@ def _irreversible_setting(msg_type: int, payload: bytes) -> str | None:
         if status.mask & StatusMask.FAILURE and status.failure == FailureMode.PANIC:
             return "failure=2 (panic)"
     elif msg_type == T.SET_FEATURE:
-        fields = bytes(payload[: 4 * 4]).ljust(4 * 4, b"\0")
-        # struct audit_features {vers, mask, features, lock}, host byte order.
-        mask = int.from_bytes(fields[4:8], sys.byteorder)
-        lock = int.from_bytes(fields[12:16], sys.byteorder)
-        if mask & lock:
+        size = _control.FEATURES_SIZE
+        features = _control.AuditFeatures.from_bytes(bytes(payload[:size]).ljust(size, b"\0"))
+        if features.mask & features.lock:
             return "a feature lock"
     return None
 

@@ -44,6 +44,7 @@ from .._tables.msgtypes import AuditMessageType as T
 __all__ = [
     "AUDIT_FEATURE_VERSION",
     "DAEMON_SIGNALS",
+    "FEATURES_SIZE",
     "MAX_USER_MESSAGE",
     "USER_MESSAGE_RANGES",
     "AuditFeature",
@@ -79,6 +80,8 @@ DAEMON_SIGNALS: dict[str, tuple[signal.Signals, str]] = {
 }
 
 _FEATURES = struct.Struct("=4I")
+#: ``sizeof(struct audit_features)``.
+FEATURES_SIZE = _FEATURES.size
 _SIG_INFO = struct.Struct("=Ii")
 _TTY = struct.Struct("=2I")
 _U32 = struct.Struct("=I")
