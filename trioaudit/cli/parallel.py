@@ -29,6 +29,7 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from typing import TextIO
 
 from .._output.filter import Predicate, compile_filter
@@ -164,9 +165,13 @@ def render_in_workers(
     raw: bool,
     count: int | None,
     out: TextIO,
+    open_lines: Callable[[str, LogParser], AbstractContextManager[Iterable[bytes]]] = (
+        lambda path, parser: open_log(path)
+    ),
 ) -> list[LogParser]:
     """Parse *files* with *jobs* worker processes, writing events to *out* in order.
 
+    *open_lines* opens one file for its parser (``parse`` wraps it to show progress).
     Returns the (header-only) parsers, whose counters match a serial run's.
     """
     parsers: list[LogParser] = []
@@ -189,7 +194,7 @@ def render_in_workers(
         for path in files:
             parser = make_parser()
             parsers.append(parser)
-            with open_log(path) as lines:
+            with open_lines(path, parser) as lines:
                 for batch in _batches(parser.parse(lines)):
                     window.append(pool.submit(_render_batch, batch))
                     if len(window) >= 2 * jobs and not write_oldest():

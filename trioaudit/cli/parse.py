@@ -3,12 +3,20 @@
 Streams: one line in, events out as they complete; memory stays bounded by the
 reassembler's open-event limit whatever the file size. Output formats and
 ``--filter`` are the same as ``trioaudit tail``'s.
+
+Two things go to stderr besides errors: a progress line while a file is read,
+when stderr is a terminal (:mod:`.progress`), and, for a file in which no line
+was an audit record, one line saying so -- an empty output must not leave the
+user guessing whether the file was empty, not a log, or filtered away. Neither
+changes the exit code (docs/events.md, "Command line").
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from .._output.filter import Predicate, compile_filter
@@ -17,6 +25,7 @@ from .._records.logread import LogParser, open_log
 from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT
 from . import exitcodes
 from .parallel import add_jobs_option, render_in_workers
+from .progress import Progress, progress_for
 
 __all__ = ["add_output_options", "register", "run_parse"]
 
@@ -75,8 +84,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run_parse)
 
 
+def _display_name(path: str) -> str:
+    return "stdin" if path == "-" else path
+
+
+@contextmanager
+def _reading(path: str, parser: LogParser, progress: Progress | None) -> Iterator[Iterable[bytes]]:
+    """The lines of *path*, with its progress line drawn while they are read (if any)."""
+    with open_log(path) as lines:
+        if progress is None:
+            yield lines
+            return
+        with progress.track(_display_name(path), lines, lambda: parser.records) as tracked:
+            yield tracked
+
+
 def _render_here(
-    args: argparse.Namespace, predicate: Predicate | None, stream: TextIO
+    args: argparse.Namespace,
+    predicate: Predicate | None,
+    stream: TextIO,
+    progress: Progress | None,
 ) -> list[LogParser]:
     """Parse and render in this process; returns the parsers (for --stats)."""
     parsers: list[LogParser] = []
@@ -84,7 +111,7 @@ def _render_here(
     for path in args.files:
         parser = LogParser(timeout=args.timeout, max_open=args.max_open)
         parsers.append(parser)
-        with open_log(path) as lines:
+        with _reading(path, parser, progress) as lines:
             for event in parser.parse(lines):
                 if predicate is not None and not predicate(event):
                     continue
@@ -96,10 +123,19 @@ def _render_here(
     return parsers
 
 
+def no_records_note(path: str, lines: int) -> str:
+    """What ``parse`` says about a file none of whose lines is an audit record."""
+    if lines == 0:
+        return f"trioaudit: {_display_name(path)}: empty, no audit records"
+    plural = "line" if lines == 1 else "lines"
+    return f"trioaudit: {_display_name(path)}: no audit records in {lines:,} {plural}"
+
+
 def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``trioaudit parse``; returns the exit code."""
     stream = out if out is not None else sys.stdout
     predicate = compile_filter(args.filter) if args.filter else None
+    progress = progress_for(sys.stderr, stream)
     if args.jobs > 1:
         # This process groups lines into events (header checks only); workers
         # parse, filter and render them (see cli/parallel.py).
@@ -114,10 +150,14 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
             raw=args.raw,
             count=args.count,
             out=stream,
+            open_lines=lambda path, parser: _reading(path, parser, progress),
         )
     else:
-        parsers = _render_here(args, predicate, stream)
+        parsers = _render_here(args, predicate, stream, progress)
     stream.flush()
+    for path, parser in zip(args.files, parsers, strict=False):
+        if parser.records == 0:
+            print(no_records_note(path, parser.lines), file=sys.stderr)
     if args.stats:
         for path, parser in zip(args.files, parsers, strict=False):
             stats = parser.reassembler.statistics()
