@@ -206,6 +206,10 @@ def event_json(event: AuditEvent, raw: bool = False) -> str:
     for record in records:
         fields, repeats = fields_json(record)
         part = '{"type":' + _json_string(record.type_name) + ',"fields":' + fields
+        if repeats:
+            repeated = record.repeated_fields(raw)
+            if repeated:
+                part += ',"repeated":' + _encode(repeated)
         if not raw:
             part += _interpreted_extras(record, repeats)
         if " msg='" in record.raw:
@@ -251,14 +255,20 @@ def neutralise(text: str) -> str:
 
 
 def _record_line(event: AuditEvent, record: AuditRecord, raw: bool) -> dict[str, Any]:
-    return {
+    data = dict(record.raw_fields if raw else record.fields)
+    line = {
         "timestamp": format_timestamp(record.timestamp),
         "sequence": record.sequence,
         "node": record.node,
         "record_type": record.type_name,
         "record_type_number": record.type,
-        "data": dict(record.raw_fields if raw else record.fields),
+        "data": data,
     }
+    if len(data) != len(record.items):  # a name repeats (or several keys)
+        repeated = record.repeated_fields(raw)
+        if repeated:
+            line["repeated"] = repeated  # as in the json format
+    return line
 
 
 # ---- text: ausearch -i, line for line (the algorithm: see the module docstring) ----
