@@ -7,6 +7,7 @@ from pathlib import Path
 
 from trioaudit import parse_log
 from trioaudit._output.formats import json_dumps, neutralise, render_event
+from trioaudit._records.model import AuditEvent
 from trioaudit._records.parse import parse_log_line
 
 DATA = Path(__file__).parents[1] / "data"
@@ -95,3 +96,48 @@ def test_several_keys_are_listed() -> None:
     out = record.to_dict()
     assert out["fields"]["key"] == "k1"
     assert out["keys"] == ["k1", "k2"]
+
+
+# ---- a repeated field name keeps every value (issue #14, point 3) -----------------
+
+#: auditd's DAEMON_START names its own pid, then the sender's; a USER_LOGIN's message
+#: repeats uid. libauparse's find_field (and "fields") gives the first of each.
+REPEATED = [
+    "type=DAEMON_START msg=audit(1700000000.000:5): op=start ver=3.0.9 pid=2166 uid=0 auid=0"
+    " ses=1 res=success auditd pid=21 pid=7",
+    "type=USER_LOGIN msg=audit(1700000000.000:5): pid=5 uid=0 auid=0 ses=1 msg='uid=0:"
+    ' exe="/usr/sbin/sshd" res=success\'',
+]
+
+
+def test_json_keeps_the_later_values_of_a_repeated_name() -> None:
+    daemon, login = (parse_log_line(line) for line in REPEATED)
+    event = AuditEvent(5, 1700000000.0, None, (daemon, login))
+    records = json.loads(render_event(event, "json"))["records"]
+    assert records[0]["fields"]["pid"] == "2166"
+    assert records[0]["repeated"] == {"pid": ["21", "7"]}
+    assert records[1]["fields"]["uid"] == "root"
+    assert records[1]["repeated"] == {"uid": ["root"]}
+    assert list(records[1]) == ["type", "fields", "repeated", "msg"]
+    raw = json.loads(render_event(event, "json", raw=True))["records"]
+    assert raw[0]["repeated"] == {"pid": ["21", "7"]} and raw[1]["repeated"] == {"uid": ["0"]}
+
+
+def test_records_format_keeps_the_later_values_of_a_repeated_name() -> None:
+    event = AuditEvent(5, 1700000000.0, None, (parse_log_line(REPEATED[0]),))
+    for raw in (False, True):
+        (line,) = render_event(event, "records", raw=raw).split("\n")
+        data = json.loads(line)
+        assert data["data"]["pid"] == "2166"
+        assert data["repeated"] == {"pid": ["21", "7"]}
+
+
+def test_no_repeated_member_without_a_repeated_name() -> None:
+    record = parse_log_line('type=CWD msg=audit(1.000:1): cwd="/root"')
+    event = AuditEvent(1, 1.0, None, (record,))
+    assert "repeated" not in render_event(event, "json")
+    assert "repeated" not in render_event(event, "records")
+    # Several rule keys are listed in "keys", not again under "repeated".
+    joined = b"k1\x01k2".hex().upper()
+    keyed = parse_log_line(f"type=SYSCALL msg=audit(1.000:1): arch=c000003e key={joined}")
+    assert "repeated" not in keyed.to_dict() and "repeated" not in keyed.to_dict(raw=True)

@@ -11,10 +11,44 @@ Three shapes, each with an interpreted and a ``raw`` variant:
     One record per line, flat, in the spirit of go-libaudit's ``auparse`` output:
     ``{"timestamp", "sequence", "node", "record_type", "record_type_number", "data"}``.
 ``text``
-    ``ausearch -i``-like: a ``----`` line per event, then one
+    ``ausearch -i``: a ``----`` line per event, then one
     ``type=NAME msg=audit(MM/DD/YY HH:MM:SS.mmm:serial) : name=value ...`` line
-    per record, last record first (local time, byte for byte like ``ausearch -i``
-    for the same event).
+    per record, last record first, in local time.
+
+``ausearch -i`` does not print libauparse's field list: its
+``output_interpreted_record`` (audit-userspace 3.0.9, ``src/ausearch-report.c``)
+walks each record's *text*, and so does ``text`` (our own code; the algorithm and
+its quirks are ausearch's):
+
+* the header is ``type=NAME msg=audit(MM/DD/YY HH:MM:SS.mmm:serial) `` (the
+  event's stamp; the logged text up to ``(`` when the type has no name), after
+  ``node=NAME `` for multi-host logs;
+* then, for every ``=`` in the rest of the text, everything before it is printed
+  verbatim (free words, punctuation, double spaces) -- the field's name is what
+  follows the last space -- and the value is printed interpreted, followed by a
+  space. A value runs to its closing quote when it starts with ``'`` or ``"``
+  (the character after the quote is swallowed), else to the next space, or to a
+  comma that comes first (a MAC label keeps its commas; an unclassified value
+  keeps the comma, any other value loses it). ``msg=`` right after a space (the
+  user-space message) is skipped so that its first field is interpreted; when
+  free text or a double space comes before it, the whole message is one
+  uninterpreted value;
+* text after the last value is dropped -- unless that value ended at a comma, or
+  the record has no ``=`` at all (``policy loaded``), in which case it is printed
+  followed by an empty line;
+* unclassified values are printed as logged (control characters escaped the way
+  libauparse escapes them, where ausearch prints them raw), TTY data without the
+  trailing space, several rule keys as ``key=a key=b``;
+* an event whose last record is a ``DAEMON_*`` type prints that record only; the
+  event's ``EOE`` record, when it had one, comes first: ``type=EOE msg=audit(...) : ``
+  and an empty line.
+
+Every value is interpreted by the project's one interpreter (the same memoised
+pipeline, enrichment and escaping as the JSON), fed with the values the walk
+found. Most records are plain single-spaced ``name=value`` lists, for which the
+walk amounts to splitting at spaces: :func:`_simple_fields` takes that path with
+memoised tokens (the tests hold it to :func:`_walk`). Where ``text`` departs from
+ausearch, and why: docs/events.md ("--format text").
 
 Audit data is attacker-controlled (a process can name itself with escape
 sequences), so:
@@ -35,14 +69,17 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from .._records.interpret import default_interpreter
+from .._records.interpret import default_interpreter, field_class
+from .._records.interpret.printers import escape_tty, print_escaped
 from .._records.model import AuditEvent, AuditRecord, format_timestamp
-from .._records.parse import record_body
-from .._records.values import KEY_SEPARATOR, decode_value, split_fields
+from .._records.parse import ENRICHMENT_SEPARATOR
+from .._records.values import KEY_SEPARATOR, decode_value
+from .._tables.msgtype_names import LOG_NAMES
 from .._tables.msgtypes import AuditMessageType as _T
 
 __all__ = ["FORMATS", "OutputFormat", "event_json", "json_dumps", "neutralise", "render_event"]
@@ -169,6 +206,10 @@ def event_json(event: AuditEvent, raw: bool = False) -> str:
     for record in records:
         fields, repeats = fields_json(record)
         part = '{"type":' + _json_string(record.type_name) + ',"fields":' + fields
+        if repeats:
+            repeated = record.repeated_fields(raw)
+            if repeated:
+                part += ',"repeated":' + _encode(repeated)
         if not raw:
             part += _interpreted_extras(record, repeats)
         if " msg='" in record.raw:
@@ -214,69 +255,277 @@ def neutralise(text: str) -> str:
 
 
 def _record_line(event: AuditEvent, record: AuditRecord, raw: bool) -> dict[str, Any]:
-    return {
+    data = dict(record.raw_fields if raw else record.fields)
+    line = {
         "timestamp": format_timestamp(record.timestamp),
         "sequence": record.sequence,
         "node": record.node,
         "record_type": record.type_name,
         "record_type_number": record.type,
-        "data": dict(record.raw_fields if raw else record.fields),
+        "data": data,
     }
+    if len(data) != len(record.items):  # a name repeats (or several keys)
+        repeated = record.repeated_fields(raw)
+        if repeated:
+            line["repeated"] = repeated  # as in the json format
+    return line
+
+
+# ---- text: ausearch -i, line for line (the algorithm: see the module docstring) ----
+
+_DAEMON_FIRST, _DAEMON_END = int(_T.DAEMON_START), int(_T.SYSCALL)  # 1200 <= type < 1300
 
 
 def _ausearch_time(timestamp: float) -> str:
+    """``MM/DD/YY HH:MM:SS.mmm`` in local time, as ausearch prints a stamp."""
     ms = round(timestamp * 1000)
     seconds, millis = divmod(ms, 1000)
     # ausearch prints strftime("%x %T") in the C locale: two-digit year.
     return time.strftime("%m/%d/%y %H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
 
 
-def _text_lines(event: AuditEvent, raw: bool) -> list[str]:
-    lines = ["----"]
-    stamp = f"{_ausearch_time(event.timestamp)}:{event.sequence}"
-    # ausearch lists an event's records last to first, each line ending in a space.
-    for record in reversed(event.records):
-        head = f"type={record.type_name} msg=audit({stamp}) :"
-        if event.node:
-            head = f"node={event.node} {head}"
-        if raw:
-            pairs = list(record.raw_fields.items())
-            body = "".join(f"{name}={value} " for name, value in pairs)
-        else:
-            pairs = default_interpreter().interpret_items(record)
-            if record.message is None:
-                body = "".join(f"{name}={value} " for name, value in pairs)
-            else:
-                body = _user_message_body(record, pairs)
-        if record.raw[record.raw.find("): ") + 3 :][:1] == " ":
-            body = " " + body  # continuation EXECVE records start with a space
-        lines.append(neutralise(f"{head} {body}"))
-    return lines
+class _Walked(NamedTuple):
+    """A record as the walk saw it: what :class:`Interpreter` reads (a ``RecordView``),
+    with the values the walk found in place of the tokeniser's."""
+
+    type: int
+    raw: str
+    items: tuple[tuple[str, str], ...]
+    enriched: Mapping[str, str]
 
 
-def _user_message_body(record: AuditRecord, pairs: list[tuple[str, str]]) -> str:
-    # ausearch keeps a user-space record's msg='...' together, free words included:
-    # walk the logged tokens, substituting each field with its interpretation.
-    out: list[str] = []
-    index = 0
-    inside = False
-    for token in record_body(record.raw).split(" "):
-        if not token:
+class _Slot(NamedTuple):
+    """One value found by the walk: where its text goes in the line's pieces."""
+
+    piece: int
+    name: str  # as report_interpret sees it: leading spaces and "(" removed
+    value: str  # as logged (quotes, hex)
+    comma: bool  # the value ended at a comma
+
+
+def _walk(body: str, rtype: int) -> tuple[list[str], list[_Slot], bool]:
+    """Split the text after the stamp as ``output_interpreted_record`` does.
+
+    Returns the pieces of the line (verbatim text, and an empty placeholder per
+    value), the values, and whether an empty line follows (ausearch's
+    ``safe_print_string(str, 1)`` ends its text with a newline of its own).
+    Linear: the next comma and space are searched again only once passed.
+    """
+    pieces: list[str] = []
+    slots: list[_Slot] = []
+    end = len(body)
+    pos = 0
+    comma = False
+    next_comma = next_space = -2  # not searched yet
+    while pos < end:
+        eq = body.find("=", pos)
+        if eq == -1:
+            if not slots and not pieces:  # no '=' at all: the text as is
+                return [escape_tty(body[pos:])], slots, True
+            break
+        comma = False
+        chunk = body[pos:eq]
+        space = chunk.rfind(" ")
+        name = chunk[space:] if space != -1 else chunk  # the space is kept
+        pieces.append(chunk + "=")
+        if name == "msg":  # msg='uid=500 ...: the real field is the next one
+            pos = eq + 1
             continue
-        prefix = ""
-        if not inside and token.startswith("msg='"):
-            inside = True
-            prefix = "msg='"
-            token = token[5:]
-        count = len(split_fields(token, record.type)) if token else 0
-        if count and index + count <= len(pairs):
-            text = " ".join(f"{n}={v}" for n, v in pairs[index : index + count])
-            index += count
+        if name[:1] == "'":
+            name = name[1:]
+        start = eq + 1
+        quote = body[start : start + 1]
+        if quote in ("'", '"'):
+            close = body.find(quote, start + 1)
+            if close == -1:
+                value, pos = body[start:], end
+            else:
+                value = body[start : close + 1]
+                pos = close + 2  # the character after the quote is swallowed
         else:
-            text = token.rstrip("'") if inside else token
-        out.append(prefix + text)
-    body = " ".join(out)
-    return f"{body}' " if inside else f"{body} "
+            if next_comma != -1 and next_comma < start:
+                next_comma = body.find(",", start)
+            if next_space != -1 and next_space < start:
+                next_space = body.find(" ", start)
+            if next_comma != -1 and (next_space == -1 or next_comma < next_space):
+                # ausearch asks for the type of the value *from the space on*
+                # (or of the rest); only a MAC label keeps its commas.
+                rest = body[next_space:] if next_space != -1 else body[start:]
+                if field_class(rtype, name, rest) == "MAC_LABEL":
+                    stop = next_space if next_space != -1 else end
+                else:
+                    stop = next_comma
+                    comma = True
+                value, pos = body[start:stop], stop + 1
+            elif next_space != -1:
+                value, pos = body[start:next_space], next_space + 1
+            else:
+                value, pos = body[start:], end
+        name = name.lstrip(" (")
+        if name == "acct" and value[-1:] == ":":
+            value = value[:-1]
+        slots.append(_Slot(len(pieces), name, value, comma))
+        pieces.append("")
+    if comma:  # the last value ended at a comma: the rest as is
+        pieces.append(escape_tty(body[pos:]))
+        return pieces, slots, True
+    return pieces, slots, False
+
+
+def _interpreted(record: AuditRecord, slots: list[_Slot]) -> list[str]:
+    """The printed text of each value, as ``report_interpret`` prints it."""
+    walked = _Walked(
+        record.type, record.raw, tuple((s.name, s.value) for s in slots), record.enriched
+    )
+    rtype = record.type
+    out: list[str] = []
+    for slot, (_, text) in zip(slots, default_interpreter().interpret_items(walked), strict=True):
+        cls = field_class(rtype, slot.name, slot.value)
+        if cls == "UNCLASSIFIED":
+            out.append(text + ("," if slot.comma else " "))
+        elif slot.name == "key":
+            keys = print_escaped(slot.value)
+            if KEY_SEPARATOR in keys:
+                text = " key=".join(escape_tty(key) for key in keys.split(KEY_SEPARATOR))
+            out.append(text + " ")
+        elif cls == "TTY_DATA":
+            out.append(text)
+        else:
+            out.append(text + " ")
+    return out
+
+
+def _decoded(record: AuditRecord, slots: list[_Slot]) -> list[str]:
+    """``--raw``: each value decoded (quotes removed, hex decoded), not interpreted."""
+    rtype = record.type
+    return [decode_value(s.name, s.value, rtype) + ("," if s.comma else " ") for s in slots]
+
+
+def _simple_pair(token: str) -> tuple[str, ...]:
+    """``(name, value)`` when the walk would take this space-free token as one
+    field printed ``name=<interpreted> `` -- else ``()``."""
+    eq = token.find("=")
+    if eq <= 0:
+        return ()  # free text (or an empty token: a double space)
+    name, value = token[:eq], token[eq + 1 :]
+    if name in _WALKED_NAMES or name[0] in "'(" or "," in value:
+        return ()
+    first = value[:1]
+    if first == "'" or (first == '"' and value.find('"', 1) != len(value) - 1):
+        return ()
+    if name == "key" and first not in ('"', "("):
+        return ()  # hex: perhaps several keys
+    return (name, value)
+
+
+#: Names the walk treats specially (msg= skipped, acct's ':' trimmed, TTY data).
+_WALKED_NAMES = frozenset({"msg", "acct", "data"})
+#: Tokens memoised by :func:`_simple_fields` (bounded as ``values``' token memo).
+_TEXT_MEMO_LIMIT = 1 << 14
+_TEXT_MEMO_TOKEN_LENGTH = 128
+_SIMPLE_TOKENS: dict[str, tuple[str, ...]] = {}
+_NOT_SIMPLE_TOKENS: dict[str, bool] = {}
+
+
+def _simple_fields(fields: str) -> tuple[tuple[str, str], ...] | None:
+    """The fields after ``: `` when the walk would split them at single spaces
+    only, else ``None``.
+
+    Most records (``: arch=c000003e syscall=59 ... key="exec"``) are such lists:
+    for them the walk amounts to ``str.split``, and each token's verdict is
+    memoised (values repeat), so only C-level calls remain.
+    ``tests/unit/test_text_format.py`` holds it to :func:`_walk`.
+    """
+    tokens = fields.split(" ")
+    if tokens[-1] == "":
+        tokens.pop()  # one trailing space ends the last value
+    if not tokens:
+        return None
+    try:  # the common case: every token memoised as simple
+        return tuple(map(_SIMPLE_TOKENS.__getitem__, tokens))  # type: ignore[arg-type]
+    except KeyError:
+        found = tuple(map(_simple_token, tokens))
+    return found if all(found) else None  # type: ignore[return-value]
+
+
+def _simple_token(token: str) -> tuple[str, ...]:
+    """:func:`_simple_pair`, memoised in :data:`_SIMPLE_TOKENS` (simple tokens) or
+    :data:`_NOT_SIMPLE_TOKENS` (the others)."""
+    found = _SIMPLE_TOKENS.get(token)
+    if found is not None:
+        return found
+    if token in _NOT_SIMPLE_TOKENS:
+        return ()
+    found = _simple_pair(token)
+    if len(token) <= _TEXT_MEMO_TOKEN_LENGTH:
+        if len(_SIMPLE_TOKENS) + len(_NOT_SIMPLE_TOKENS) >= _TEXT_MEMO_LIMIT:
+            _SIMPLE_TOKENS.clear()
+            _NOT_SIMPLE_TOKENS.clear()
+        if found:
+            _SIMPLE_TOKENS[token] = found
+        else:
+            _NOT_SIMPLE_TOKENS[token] = True
+    return found
+
+
+def _add_record(lines: list[str], record: AuditRecord, node: str, stamp: str, raw: bool) -> None:
+    """Append the record's line(s) as ``output_interpreted_record`` prints them.
+
+    ``node`` is the event's ``node=NAME `` prefix or ``""``, ``stamp`` the
+    ``audit(...) `` text.
+    """
+    text = record.raw
+    end = text.find(ENRICHMENT_SEPARATOR)
+    if end == -1:
+        end = len(text)
+    start = 0
+    if node:
+        space = text.find(" ", 0, end)
+        if space != -1:
+            start = space + 1
+    paren = text.find("(", start, end)
+    close = text.find(")", paren + 1, end)
+    if paren == -1 or close == -1:
+        return  # no stamp: ausearch prints nothing (our parser never makes one)
+    name = LOG_NAMES.get(record.type)
+    if name is not None:
+        head = f"{node}type={name} msg={stamp}"
+    elif text.startswith("audit(", start):  # a kernel record
+        head = f"{node}type={record.type_name} msg={stamp}"
+    else:  # a type we cannot name: the logged text up to the stamp
+        head = f"{node}{text[start:paren]}{stamp[5:]}"
+    if not raw and text.startswith(": ", close + 1):
+        fields = _simple_fields(text[close + 3 : end])
+        if fields is not None:
+            walked = _Walked(record.type, text, fields, record.enriched)
+            printed = " ".join(map("=".join, default_interpreter().interpret_items(walked)))
+            lines.append(neutralise(f"{head}: {printed} "))
+            return
+    pieces, slots, blank = _walk(text[close + 1 : end], record.type)
+    if slots:
+        for slot, printed in zip(
+            slots, (_decoded if raw else _interpreted)(record, slots), strict=True
+        ):
+            pieces[slot.piece] = printed
+    lines.append(neutralise(head + "".join(pieces)))
+    if blank:
+        lines.append("")
+
+
+def text_lines(event: AuditEvent, raw: bool = False) -> list[str]:
+    """The lines ``ausearch -i`` prints for the event (``--raw``: values not interpreted)."""
+    stamp = f"audit({_ausearch_time(event.timestamp)}:{event.sequence}) "
+    node = f"node={event.node} " if event.node else ""
+    lines = ["----"]
+    records = event.records
+    # TODO(after the merge): event.eoe, the records layer's flag.
+    if getattr(event, "eoe", False):
+        lines += [f"{node}type=EOE msg={stamp}: ", ""]  # the kernel's EOE text
+    elif records and _DAEMON_FIRST <= records[-1].type < _DAEMON_END:
+        records = records[-1:]  # ausearch prints only the last record of such events
+    for record in reversed(records):
+        _add_record(lines, record, node, stamp, raw)
+    return lines
 
 
 def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = False) -> str:
@@ -286,5 +535,5 @@ def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = F
     if fmt == "records":
         return "\n".join(json_dumps(_record_line(event, r, raw)) for r in event.records)
     if fmt == "text":
-        return "\n".join(_text_lines(event, raw))
+        return "\n".join(text_lines(event, raw))
     raise ValueError(f"unknown output format {fmt!r}")

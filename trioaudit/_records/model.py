@@ -39,7 +39,7 @@ from .interpret import (
     proctitle_argv,
     saddr_sockaddr,
 )
-from .values import KEY_SEPARATOR, decode_fields
+from .values import KEY_SEPARATOR, decode_fields, decode_value
 
 __all__ = ["AuditEvent", "AuditRecord", "KernelRecord", "format_timestamp"]
 
@@ -116,6 +116,30 @@ class AuditRecord:
             self._cache["fields"] = cached
         return cached
 
+    def repeated_fields(self, raw: bool = False) -> dict[str, list[str]]:
+        """The later values of each field name that repeats, in order: what
+        :attr:`fields` (first wins) leaves out. Interpreted, or decoded when
+        ``raw``; rule keys are left to ``keys`` (and the joined raw ``key``).
+
+        ``pid=2166 ... auditd pid=21`` -> ``{"pid": ["21"]}``; ``{}`` when no name
+        repeats (nearly always).
+        """
+        items = self.items
+        if len({name for name, _ in items}) == len(items):
+            return {}
+        if raw:
+            pairs = [(name, decode_value(name, value, self.type)) for name, value in items]
+        else:
+            pairs = default_interpreter().interpret_items(self)
+        seen: set[str] = set()
+        later: dict[str, list[str]] = {}
+        for name, value in pairs:
+            if name not in seen:
+                seen.add(name)
+            elif name != "key":
+                later.setdefault(name, []).append(value)
+        return later
+
     def interpret(self, interpreter: Interpreter) -> Mapping[str, str]:
         """Interpret the fields with a specific interpreter (not cached)."""
         return interpreter.interpret(self)
@@ -160,6 +184,9 @@ class AuditRecord:
             "type": self.type_name,
             "fields": dict(self.raw_fields if raw else self.fields),
         }
+        repeated = self.repeated_fields(raw)
+        if repeated:
+            out["repeated"] = repeated
         if not raw:
             argv = self.argv
             if argv is not None:
