@@ -189,6 +189,17 @@ AUSEARCH = [
         id="type-named-by-number",
     ),
     pytest.param(
+        "type=SYSCALL msg=audit(1700000000.100:1): arch=c000003e syscall=59 success=yes exit=0"
+        ' a0=1 a1=2 a2=3 a3=4 items=0 ppid=1 pid=2 auid=1000 uid=4242 gid=4242 comm="ls"'
+        ' key=(null)\x1dARCH=x86_64 SYSCALL=execve AUID="alice" UID="bob" GID="unknown-4242"',
+        [
+            "type=SYSCALL msg=audit(11/14/23 22:13:20.100:1) : arch=x86_64 syscall=execve"
+            " success=yes exit=0 a0=0x1 a1=0x2 a2=0x3 a3=0x4 items=0 ppid=1 pid=2 auid=alice"
+            " uid=bob gid=unknown-4242 comm=ls key=(null) "
+        ],
+        id="enriched-translations",
+    ),
+    pytest.param(
         'node=host1 type=CWD msg=audit(1700000170.100:18): cwd="/root"',
         ["node=host1 type=CWD msg=audit(11/14/23 22:16:10.100:18) : cwd=/root "],
         id="node",
@@ -285,10 +296,10 @@ def test_raw_text_keeps_the_free_text_and_decodes_values() -> None:
 # ---- the fast path (records that are plain single-spaced fields) -----------------
 
 
-def slow_text(event: AuditEvent, monkeypatch: pytest.MonkeyPatch) -> str:
+def slow_text(event: AuditEvent, monkeypatch: pytest.MonkeyPatch, raw: bool = False) -> str:
     with monkeypatch.context() as patch:
         patch.setattr(_formats, "_simple_fields", lambda fields: None)
-        return render_event(event, "text")
+        return render_event(event, "text", raw=raw)
 
 
 def test_the_fast_path_prints_what_the_walk_prints_on_every_corpus(
@@ -297,7 +308,8 @@ def test_the_fast_path_prints_what_the_walk_prints_on_every_corpus(
     fast = 0
     for lines in corpus_line_sets():
         for event in parse_log(lines):
-            assert render_event(event, "text") == slow_text(event, monkeypatch)
+            for raw in (False, True):
+                assert render_event(event, "text", raw=raw) == slow_text(event, monkeypatch, raw)
             fast += sum(1 for record in event.records if _fast(record.raw))
     assert fast > 1000
 
@@ -326,9 +338,10 @@ def test_the_fast_path_prints_what_the_walk_prints_on_generated_records(
 ) -> None:
     record = parse_kernel_record(record_type, "audit(1.000:7): " + " ".join(tokens))
     event = AuditEvent(7, 1.0, None, (record,))
-    with pytest.MonkeyPatch.context() as patch:
-        expected = slow_text(event, patch)
-    assert render_event(event, "text") == expected
+    for raw in (False, True):
+        with pytest.MonkeyPatch.context() as patch:
+            expected = slow_text(event, patch, raw)
+        assert render_event(event, "text", raw=raw) == expected
 
 
 def test_the_token_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -494,12 +494,16 @@ def _add_record(lines: list[str], record: AuditRecord, node: str, stamp: str, ra
         head = f"{node}type={record.type_name} msg={stamp}"
     else:  # a type we cannot name: the logged text up to the stamp
         head = f"{node}{text[start:paren]}{stamp[5:]}"
-    if not raw and text.startswith(": ", close + 1):
+    if text.startswith(": ", close + 1):
         fields = _simple_fields(text[close + 3 : end])
         if fields is not None:
-            walked = _Walked(record.type, text, fields, record.enriched)
-            printed = " ".join(map("=".join, default_interpreter().interpret_items(walked)))
-            lines.append(neutralise(f"{head}: {printed} "))
+            if raw:
+                rtype = record.type
+                pairs = [(name, decode_value(name, value, rtype)) for name, value in fields]
+            else:
+                walked = _Walked(record.type, text, fields, record.enriched)
+                pairs = default_interpreter().interpret_items(walked)
+            lines.append(neutralise(f"{head}: {' '.join(map('='.join, pairs))} "))
             return
     pieces, slots, blank = _walk(text[close + 1 : end], record.type)
     if slots:
