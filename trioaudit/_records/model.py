@@ -186,13 +186,18 @@ class AuditEvent:
         sequence: The serial number.
         timestamp: Epoch seconds (millisecond precision).
         node: The originating node name, if the log carried one.
-        records: The records, in the order they arrived (``EOE`` included when seen).
+        records: The records, in the order they arrived (the reassembler keeps
+            no ``EOE`` record: it has no fields).
+        eoe: Whether an ``EOE`` record ended the event -- the kernel's own "that
+            was all", which ``ausearch`` prints as a ``type=EOE`` line. ``False``
+            for events completed by timeout, by their type or early.
     """
 
     sequence: int
     timestamp: float
     node: str | None
     records: tuple[AuditRecord, ...]
+    eoe: bool = False
 
     @property
     def type_name(self) -> str:
