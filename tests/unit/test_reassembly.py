@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from trioaudit import Reassembler, parse_log
 from trioaudit._records import reassembly
 from trioaudit._records.model import AuditEvent, AuditRecord
-from trioaudit._records.parse import parse_kernel_record
+from trioaudit._records.parse import parse_kernel_record, parse_log_line
 from trioaudit._records.reassembly import GAP_RESET_WINDOW
 from trioaudit._records.values import type_name
 
@@ -392,3 +392,14 @@ def test_nodes_and_orders_never_lose_or_duplicate_a_record(
             (event.node, event.sequence, event.timestamp)
         }
     assert r.statistics().open == r.statistics().held == 0
+
+
+def test_parse_log_emits_in_stamp_order_like_libauparse() -> None:
+    lines = [
+        "type=SYSCALL msg=audit(1700000000.100:10): arch=c000003e syscall=59",
+        "type=USER_LOGIN msg=audit(1700000000.200:11): pid=1 uid=0 msg='op=login res=success'",
+        "type=PROCTITLE msg=audit(1700000000.100:10): proctitle=6C73",
+        "type=SYSCALL msg=audit(1700000009.000:12): arch=c000003e syscall=1",
+    ]
+    assert all(parse_log_line(line) for line in lines)
+    assert [e.sequence for e in parse_log(lines)] == [10, 11, 12]
