@@ -50,6 +50,9 @@ __all__ = [
 _EXECVE = int(_T.EXECVE)
 _AVC_TYPES = frozenset({int(_T.AVC), int(_T.USER_AVC)})
 
+#: Largest record type: a netlink message type is 16 bits.
+_MAX_TYPE = 0xFFFF
+
 #: Separator of several rule keys inside one ``key`` value.
 KEY_SEPARATOR = "\x01"
 
@@ -87,12 +90,10 @@ def type_number(name: str) -> int:
     number = LOG_NUMBERS.get(name)
     if number is not None:
         return number
+    digits = name[8:-1] if name.startswith("UNKNOWN[") and name.endswith("]") else name
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    inner = name[8:-1]
-    if name.startswith("UNKNOWN[") and name.endswith("]") and inner.isascii() and inner.isdigit():
-        return int(inner)
-    if name.isascii() and name.isdigit():
-        return int(name)
+    if len(digits) <= 5 and digits.isascii() and digits.isdigit() and int(digits) <= _MAX_TYPE:
+        return int(digits)
     raise RecordParseError(f"unknown record type {name[:40]!r}")
 
 
