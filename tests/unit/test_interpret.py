@@ -178,6 +178,20 @@ def test_multiple_keys() -> None:
     assert items == [("key", "k1"), ("key", "k2")]
 
 
+def test_login_old_and_new_values_like_libauparse_on_modern_records() -> None:
+    modern = interp(
+        "type=LOGIN msg=audit(1.000:1): pid=6513 uid=0 old-auid=4294967295 auid=1000 "
+        "tty=(none) old-ses=4294967295 ses=3 res=1"
+    )
+    old = interp(
+        "type=LOGIN msg=audit(1.000:1): login pid=6513 uid=0 old auid=4294967295 new auid=1000 "
+        "old ses=4294967295 new ses=3"
+    )
+    expected = {"old-auid": "unset", "auid": "alice", "old-ses": "4294967295", "ses": "3"}
+    for fields in (modern, old):
+        assert {name: fields[name] for name in expected} == expected
+
+
 def test_tty_data() -> None:
     data = b"ls\r\x1b[A".hex().upper()
     fields = interp(f'type=TTY msg=audit(1.000:1): tty pid=1 comm="bash" data={data}')

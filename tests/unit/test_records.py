@@ -369,3 +369,29 @@ def test_type_named_from_its_number(logged: str, number: int, name: str) -> None
 def test_a_numbered_proctitle_is_decoded_as_one() -> None:
     record = parse_log_line("type=UNKNOWN[1327] msg=audit(1.000:1): proctitle=6C73002D6C")
     assert record.argv == ("ls", "-l")
+
+
+# ---- old-format LOGIN: old/new qualifiers (issue 14, point 3) ----------------------
+
+
+def test_old_and_new_qualifiers_give_the_modern_names() -> None:
+    record = parse_log_line(
+        "type=LOGIN msg=audit(1300000000.100:78): login pid=6513 uid=0 old auid=4294967295 "
+        "new auid=0 old ses=4294967295 new ses=3"
+    )
+    assert record.items == (
+        ("pid", "6513"), ("uid", "0"), ("old-auid", "4294967295"), ("auid", "0"),
+        ("old-ses", "4294967295"), ("ses", "3"),
+    )  # fmt: skip
+    assert record.raw_fields["auid"] == "0" and record.raw_fields["ses"] == "3"
+
+
+def test_old_and_new_qualify_only_the_next_token() -> None:
+    items = split_fields("old x new  y=1 old z=2 w=3 new", 1006)
+    assert items == [("y", "1"), ("old-z", "2"), ("w", "3")]
+    # In a user record's message too (the general path).
+    assert split_fields("pid=1 msg='old a=1 b=2'", 1100) == [
+        ("pid", "1"),
+        ("old-a", "1"),
+        ("b", "2"),
+    ]

@@ -12,10 +12,20 @@ A record body is a space-separated list of ``name=value`` tokens. Values are:
 * ``msg='...'`` -- user-space records nest their own ``name=value`` list inside
   single quotes; it is flattened into the record, as libauparse does.
 
-Tokens without ``=`` (SELinux's ``avc: denied { read }``) are skipped, as are empty
-values. Token boundaries follow libauparse exactly (including its trimming of a
-trailing ``:``, ``,``, ``'`` and ``)``), because interpretation must give the same
-strings libauparse gives for the same values.
+Tokens without ``=`` (SELinux's ``avc: denied { read }``, old LOGIN's ``login``)
+are skipped, as are empty values. Token boundaries follow libauparse exactly
+(including its trimming of a trailing ``:``, ``,``, ``'`` and ``)``), because
+interpretation must give the same strings libauparse gives for the same values.
+
+Where we part from libauparse's token list, on purpose:
+
+* **old/new.** Old kernels (RHEL 5-7 era) log a login as ``login pid=6513 uid=0
+  old auid=4294967295 new auid=0 old ses=4294967295 new ses=3``: the bare words
+  ``old``/``new`` qualify the ``name=value`` right after them. Today's kernels
+  write ``old-auid=4294967295 auid=0 old-ses=4294967295 ses=3``, so the old form
+  gets the modern names: ``old NAME=V`` is ``old-NAME=V`` and ``new NAME=V`` is
+  ``NAME=V`` (for any NAME). libauparse keeps ``auid`` twice, and a consumer
+  looking a name up gets the old value, the opposite of what happened.
 
 This module knows only strings and numbers: :func:`split_fields` turns a body into
 ``(name, value)`` pairs as logged, :func:`decode_value` / :func:`decode_fields` turn
@@ -165,6 +175,10 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
             index = parts.index(None)
             while True:
                 token = tokens[index]
+                if token in _QUALIFIERS:
+                    # Never memoised, so they always land here: "old"/"new"
+                    # qualify the next token, which the full scan below handles.
+                    break
                 found = _token_pairs(token)
                 parts[index] = found
                 if len(token) <= MEMO_TOKEN_LENGTH:
@@ -174,16 +188,23 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
                 try:
                     index = parts.index(None, index + 1)
                 except ValueError:
-                    break
-        return list(_chain(parts))  # type: ignore[arg-type]
+                    return list(_chain(parts))  # type: ignore[arg-type]
+        else:
+            return list(_chain(parts))  # type: ignore[arg-type]
     items: list[tuple[str, str]] = []
     append = items.append
     tokens = body.split(" ")
     index = -1
+    qualifier = ""  # "old" or "new" just before a name=value (see the module doc)
     for token in tokens:
         index += 1
         eq = token.find("=")
         if eq <= 0:
+            if token in _QUALIFIERS:
+                qualifier = token
+                continue
+            if token:
+                qualifier = ""
             if avc and eq == -1 and token and len(items) < 2:
                 _avc_token(token, tokens, index, items)
             continue
@@ -195,12 +216,17 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
                 token = token[5:]
                 eq = token.find("=")
                 if eq <= 0:
+                    qualifier = token if token in _QUALIFIERS else ""
                     continue
         name = token[:eq]
         if name[0] == "(":
             name = name[1:]
             if not name:
                 continue
+        if qualifier:
+            if qualifier == "old":
+                name = "old-" + name
+            qualifier = ""
         _keep_pair(append, name, token[eq + 1 :])
     return items
 
@@ -241,6 +267,7 @@ _TOKEN_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {}
 _chain = itertools.chain.from_iterable
 
 _TRIMMED = frozenset(":,')")
+_QUALIFIERS = frozenset({"old", "new"})
 # name=value at a token start; a leading "(" is not part of the name (libauparse).
 _PAIR = re.compile(r"(?<![^ ])\(?([^ =]++)=([^ ]*+)")
 
