@@ -395,3 +395,26 @@ def test_old_and_new_qualify_only_the_next_token() -> None:
         ("old-a", "1"),
         ("b", "2"),
     ]
+
+
+# ---- AVC key is an IPC key (issue 14, point 6) -------------------------------------
+
+
+@pytest.mark.parametrize("key", ["1291864389", "0102", "(null)", "65786563013634626974"])
+def test_avc_key_is_kept_as_logged(key: str) -> None:
+    for kind in ("AVC", "USER_AVC"):
+        record = parse_log_line(
+            f"type={kind} msg=audit(1.000:1): avc:  denied  {{ create }} for  pid=1 "
+            f"key={key}  scontext=a tcontext=b tclass=sem"
+        )
+        assert [v for n, v in record.items if n == "key"] == [key]
+        assert record.raw_fields["key"] == key
+
+
+def test_event_key_is_the_rule_key_not_the_ipc_key() -> None:
+    avc = parse_log_line(
+        "type=AVC msg=audit(1.000:1): avc:  denied  { create } for  pid=1 key=1291864389 tclass=sem"
+    )
+    syscall = parse_log_line('type=SYSCALL msg=audit(1.000:1): arch=c000003e key="ipc"')
+    assert AuditEvent(1, 1.0, None, (avc, syscall)).key == "ipc"
+    assert AuditEvent(1, 1.0, None, (avc,)).key is None

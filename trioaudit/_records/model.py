@@ -44,6 +44,7 @@ from .values import KEY_SEPARATOR, decode_fields
 __all__ = ["AuditEvent", "AuditRecord", "KernelRecord", "format_timestamp"]
 
 _EXECVE, _PROCTITLE, _SOCKADDR = int(_T.EXECVE), int(_T.PROCTITLE), int(_T.SOCKADDR)
+_AVC_TYPES = frozenset({int(_T.AVC), int(_T.USER_AVC)})
 
 
 _last_second: list[Any] = [None, ""]
@@ -243,11 +244,16 @@ class AuditEvent:
 
     @property
     def key(self) -> str | None:
-        """The rule key (``-k``), decoded; ``None`` when absent or ``(null)``."""
-        value = self.raw_value("key")
-        if value is None or value == "(null)":
-            return None
-        return value
+        """The rule key (``-k``), decoded; ``None`` when absent or ``(null)``.
+
+        An ``AVC``'s ``key`` is the object's IPC key, not a rule key: skipped.
+        """
+        for rec in self.records:
+            if rec.type not in _AVC_TYPES:
+                value = rec.raw_fields.get("key")
+                if value is not None:
+                    return None if value == "(null)" else value
+        return None
 
     @property
     def keys(self) -> tuple[str, ...]:

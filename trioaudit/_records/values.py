@@ -26,6 +26,10 @@ Where we part from libauparse's token list, on purpose:
   gets the modern names: ``old NAME=V`` is ``old-NAME=V`` and ``new NAME=V`` is
   ``NAME=V`` (for any NAME). libauparse keeps ``auid`` twice, and a consumer
   looking a name up gets the old value, the opposite of what happened.
+* **AVC ``key``.** In ``AVC`` and ``USER_AVC`` records ``key=`` is the decimal IPC
+  key of the object (``key=1291864389``) or ``(null)``, not a rule key: it is
+  neither split into rule keys nor hex-decoded (libauparse 3.0.9 does both, and
+  prints five bytes of garbage).
 
 This module knows only strings and numbers: :func:`split_fields` turns a body into
 ``(name, value)`` pairs as logged, :func:`decode_value` / :func:`decode_fields` turn
@@ -119,6 +123,8 @@ def decode_value(name: str, value: str, record_type: int = 0) -> str:
     if name in _ESCAPED_NAMES or (
         record_type == _EXECVE and name[:1] == "a" and name != "argc" and "_len" not in name
     ):
+        if name == "key" and record_type in _AVC_TYPES:
+            return value  # the decimal IPC key (module doc)
         try:
             return bytes.fromhex(value).decode("utf-8", "surrogateescape")
         except ValueError:
@@ -227,20 +233,23 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
             if qualifier == "old":
                 name = "old-" + name
             qualifier = ""
-        _keep_pair(append, name, token[eq + 1 :])
+        _keep_pair(append, name, token[eq + 1 :], not avc)
     return items
 
 
-def _keep_pair(append: Callable[[tuple[str, str]], None], name: str, value: str) -> None:
+def _keep_pair(
+    append: Callable[[tuple[str, str]], None], name: str, value: str, rule_keys: bool = True
+) -> None:
     """Add one ``name=value`` as libauparse keeps it: empty values dropped,
-    a trailing ``:,')`` trimmed, a hex ``key`` split into its keys."""
+    a trailing ``:,')`` trimmed, a hex ``key`` split into its keys (unless
+    *rule_keys* is false: an AVC's ``key`` is an IPC key)."""
     if not value:
         return
     if value[-1] in _TRIMMED and value[0] != '"':
         value = _trim(value)
         if not value:
             return
-    if name == "key" and value[0] not in '"(':
+    if rule_keys and name == "key" and value[0] not in '"(':
         _append_keys(append, value)
         return
     append((name, value))
