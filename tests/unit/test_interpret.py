@@ -178,6 +178,33 @@ def test_multiple_keys() -> None:
     assert items == [("key", "k1"), ("key", "k2")]
 
 
+@pytest.mark.parametrize("kind", ["AVC", "USER_AVC"])
+@pytest.mark.parametrize("key", ["1291864389", "0102", "(null)"])
+def test_avc_key_is_the_ipc_key_as_a_number(kind: str, key: str) -> None:
+    # libauparse 3.0.9 hex-decodes it (b"\x12\x91\x86C\x89"); we print it as logged.
+    fields = interp(
+        f"type={kind} msg=audit(1.000:1): avc:  denied  {{ create }} for  pid=1 key={key} "
+        "tclass=sem"
+    )
+    assert fields["key"] == key
+    # A SYSCALL's key is still a rule key, hex-decoded.
+    assert interp("type=SYSCALL msg=audit(1.000:1): key=6162")["key"] == "ab"
+
+
+def test_login_old_and_new_values_like_libauparse_on_modern_records() -> None:
+    modern = interp(
+        "type=LOGIN msg=audit(1.000:1): pid=6513 uid=0 old-auid=4294967295 auid=1000 "
+        "tty=(none) old-ses=4294967295 ses=3 res=1"
+    )
+    old = interp(
+        "type=LOGIN msg=audit(1.000:1): login pid=6513 uid=0 old auid=4294967295 new auid=1000 "
+        "old ses=4294967295 new ses=3"
+    )
+    expected = {"old-auid": "unset", "auid": "alice", "old-ses": "4294967295", "ses": "3"}
+    for fields in (modern, old):
+        assert {name: fields[name] for name in expected} == expected
+
+
 def test_tty_data() -> None:
     data = b"ls\r\x1b[A".hex().upper()
     fields = interp(f'type=TTY msg=audit(1.000:1): tty pid=1 comm="bash" data={data}')

@@ -18,6 +18,7 @@ from trioaudit._records.parse import (
     RecordParseError,
     parse_kernel_record,
     parse_log_line,
+    record_body,
 )
 from trioaudit._records.values import split_fields, type_name, type_number
 
@@ -247,3 +248,173 @@ def test_field_mappings_are_read_only() -> None:
 def test_unknown_type_names_are_kept() -> None:
     record = parse_log_line("type=NEWER_THING msg=audit(1.000:1): x=1")
     assert (record.type, record.type_name, record.raw_fields["x"]) == (0, "NEWER_THING", "1")
+
+
+# ---- records as the kernel log prints them (issue 14, point 4) ---------------------
+
+_BODY = "arch=c00000b7 syscall=222 success=yes exit=0"
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "",
+        "[  123.456789] ",
+        "audit: ",
+        "kernel: ",
+        "[103975.623545] audit: ",
+        "Oct 28 21:34:13 host kernel: ",
+        "Oct  8 21:34:13 host kernel: [  123.456789] audit: ",
+        "Oct 28 21:34:13 host auditd[815]: ",
+        "2019-10-28T21:34:13.690000+00:00 host kernel: ",
+        "audit.log:",
+    ],
+)
+@pytest.mark.parametrize(
+    "header", ["type=SYSCALL audit(", "type=1300 audit(", "type=1300 msg=audit("]
+)
+def test_kernel_log_forms_are_records(prefix: str, header: str) -> None:
+    line = f"{prefix}{header}1572298453.690:5717): {_BODY}"
+    record = parse_log_line(line + "\n")
+    assert (record.type, record.type_name) == (1300, "SYSCALL")
+    assert (record.timestamp, record.sequence, record.node) == (1572298453.690, 5717, None)
+    assert record.items == (("arch", "c00000b7"), ("syscall", "222"), ("success", "yes"),
+                            ("exit", "0"))  # fmt: skip
+    assert record.raw == line
+    assert record_body(line) == _BODY
+
+
+def test_a_prefix_before_a_node_header() -> None:
+    record = parse_log_line(
+        f"Oct 28 21:34:13 host audispd: node=web1 type=SYSCALL msg=audit(1.5:9): {_BODY}"
+    )
+    assert (record.node, record.type_name, record.sequence) == ("web1", "SYSCALL", 9)
+
+
+def test_old_apparmor_form_with_the_stamp_first() -> None:
+    line = (
+        "Sep  7 17:47:53 gutsy kernel: audit(1189201672.746:537): type=1503 "
+        'operation="file_lock" pid=4316 profile="/usr/sbin/nmbd"'
+    )
+    record = parse_log_line(line)
+    assert (record.type, record.type_name) == (1503, "APPARMOR_DENIED")
+    assert (record.timestamp, record.sequence) == (1189201672.746, 537)
+    assert record.raw_fields == {
+        "operation": "file_lock",
+        "pid": "4316",
+        "profile": "/usr/sbin/nmbd",
+    }
+    assert record_body(line) == 'operation="file_lock" pid=4316 profile="/usr/sbin/nmbd"'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # The prefix holds an "=": this is a record's body, not a header.
+        "pid=1 comm=x type=SYSCALL msg=audit(1.000:1): arch=c000003e",
+        'll=59 comm="x" type=SYSCALL audit(1.000:1): arch=c000003e',
+        # No space or ':' before the header.
+        "xtype=SYSCALL msg=audit(1.000:1): arch=c000003e",
+        "[1.2]type=SYSCALL msg=audit(1.000:1): arch=c000003e",
+        # A stamp alone, or a type without a stamp.
+        "kernel: audit(1.000:1): arch=c000003e",
+        "kernel: type=SYSCALL arch=c000003e",
+        'Jul 1 host dbus[12]: apparmor="DENIED" operation="dbus_method_call"',
+        "kernel: audit(1.000:1): x=1 type=1503 operation=open",
+    ],
+)
+def test_what_is_not_a_kernel_log_record(line: str) -> None:
+    with pytest.raises(RecordParseError):
+        parse_log_line(line)
+
+
+def test_a_header_inside_a_body_is_not_the_records_header() -> None:
+    record = parse_log_line(
+        "type=USER msg=audit(1.000:1): pid=1 msg='text type=SYSCALL msg=audit(2.000:2): x=1'"
+    )
+    assert (record.type_name, record.timestamp, record.sequence) == ("USER", 1.0, 1)
+
+
+def test_prefix_search_is_linear_on_hostile_input() -> None:
+    line = "[" * 60000 + " type=X audit(1.0:1"
+    start = time.perf_counter()
+    with pytest.raises(RecordParseError):
+        parse_log_line(line)
+    assert time.perf_counter() - start < 0.5
+
+
+# ---- type names from numbers (issue 14, point 5) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("logged", "number", "name"),
+    [
+        ("UNKNOWN[1334]", 1334, "BPF"),
+        ("UNKNOWN[1327]", 1327, "PROCTITLE"),
+        ("UNKNOWN[1500]", 1500, "APPARMOR"),
+        ("1400", 1400, "AVC"),
+        ("UNKNOWN[1420]", 1420, "UNKNOWN[1420]"),  # newer than our tables: as ausearch
+        ("1420", 1420, "UNKNOWN[1420]"),
+        ("SYSCALL", 1300, "SYSCALL"),
+        ("UNKNOWN[70000]", 0, "UNKNOWN[70000]"),  # not a 16-bit type: a name
+        ("9" * 5000, 0, "9" * 5000),  # longer than int() converts: a name
+    ],
+    ids=lambda value: str(value)[:20],
+)
+def test_type_named_from_its_number(logged: str, number: int, name: str) -> None:
+    record = parse_log_line(f"type={logged} msg=audit(1.000:1): prog-id=45 op=UNLOAD")
+    assert (record.type, record.type_name) == (number, name)
+
+
+def test_a_numbered_proctitle_is_decoded_as_one() -> None:
+    record = parse_log_line("type=UNKNOWN[1327] msg=audit(1.000:1): proctitle=6C73002D6C")
+    assert record.argv == ("ls", "-l")
+
+
+# ---- old-format LOGIN: old/new qualifiers (issue 14, point 3) ----------------------
+
+
+def test_old_and_new_qualifiers_give_the_modern_names() -> None:
+    record = parse_log_line(
+        "type=LOGIN msg=audit(1300000000.100:78): login pid=6513 uid=0 old auid=4294967295 "
+        "new auid=0 old ses=4294967295 new ses=3"
+    )
+    assert record.items == (
+        ("pid", "6513"), ("uid", "0"), ("old-auid", "4294967295"), ("auid", "0"),
+        ("old-ses", "4294967295"), ("ses", "3"),
+    )  # fmt: skip
+    assert record.raw_fields["auid"] == "0" and record.raw_fields["ses"] == "3"
+
+
+def test_old_and_new_qualify_only_the_next_token() -> None:
+    items = split_fields("old x new  y=1 old z=2 w=3 new", 1006)
+    assert items == [("y", "1"), ("old-z", "2"), ("w", "3")]
+    # In a user record's message too (the general path).
+    assert split_fields("pid=1 msg='old a=1 b=2'", 1100) == [
+        ("pid", "1"),
+        ("old-a", "1"),
+        ("b", "2"),
+    ]
+
+
+# ---- AVC key is an IPC key (issue 14, point 6) -------------------------------------
+
+
+@pytest.mark.parametrize("key", ["1291864389", "0102", "(null)", "65786563013634626974"])
+def test_avc_key_is_kept_as_logged(key: str) -> None:
+    for kind in ("AVC", "USER_AVC"):
+        record = parse_log_line(
+            f"type={kind} msg=audit(1.000:1): avc:  denied  {{ create }} for  pid=1 "
+            f"key={key}  scontext=a tcontext=b tclass=sem"
+        )
+        assert [v for n, v in record.items if n == "key"] == [key]
+        assert record.raw_fields["key"] == key
+
+
+def test_event_key_is_the_rule_key_not_the_ipc_key() -> None:
+    avc = parse_log_line(
+        "type=AVC msg=audit(1.000:1): avc:  denied  { create } for  pid=1 key=1291864389 tclass=sem"
+    )
+    syscall = parse_log_line('type=SYSCALL msg=audit(1.000:1): arch=c000003e key="ipc"')
+    assert AuditEvent(1, 1.0, None, (avc, syscall)).key == "ipc"
+    assert AuditEvent(1, 1.0, None, (avc,)).key is None

@@ -5,9 +5,14 @@ Theory of operation
 The same parser and reassembler as live events, fed from lines. auditd does not
 write ``EOE`` records, so events complete by timeout -- measured in *log time*
 (the records' own timestamps are passed as ``now``), which makes parsing a file
-deterministic and independent of how fast it is read. Memory is bounded by the
-reassembler's ``max_open`` whatever the file size. Lines that are not audit
-records are skipped and counted (a log can be truncated mid-line by rotation).
+deterministic and independent of how fast it is read; each ``node=`` has its own
+clock (see :mod:`.reassembly`). Events come out in ``(timestamp, serial)`` order,
+ties in order of first appearance -- the order libauparse and ``ausearch`` give
+(their ``au_get_ready_event``: the lowest stamp in flight, once complete) -- not
+in the order they complete, which a live ``tail`` keeps for latency. Memory is
+bounded by the reassembler's ``max_open`` (open and held-back events together)
+whatever the file size. Lines that are not audit records are skipped and
+counted (a log can be truncated mid-line by rotation).
 
 :func:`open_log` opens plain files, ``.gz`` files and ``-`` (stdin) as binary
 line iterators; lines stay bytes until the parser decodes them (invalid UTF-8
@@ -34,7 +39,7 @@ class LogParser:
 
     Args:
         timeout: Log-time seconds an event may stay open.
-        max_open: Most events open at once.
+        max_open: Most events open or held back (for stamp order) at once.
         on_error: Called with ``(line_number, error)`` for lines that are not records.
         fields: ``False`` groups lines into events without splitting their fields
             (records carry only type, stamp, node and the line; see
@@ -49,7 +54,7 @@ class LogParser:
         on_error: Callable[[int, RecordParseError], None] | None = None,
         fields: bool = True,
     ) -> None:
-        self.reassembler = Reassembler(timeout=timeout, max_open=max_open)
+        self.reassembler = Reassembler(timeout=timeout, max_open=max_open, stamp_order=True)
         self.lines = 0
         self.records = 0
         self.bad_lines = 0

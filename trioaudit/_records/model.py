@@ -44,6 +44,7 @@ from .values import KEY_SEPARATOR, decode_fields, decode_value
 __all__ = ["AuditEvent", "AuditRecord", "KernelRecord", "format_timestamp"]
 
 _EXECVE, _PROCTITLE, _SOCKADDR = int(_T.EXECVE), int(_T.PROCTITLE), int(_T.SOCKADDR)
+_AVC_TYPES = frozenset({int(_T.AVC), int(_T.USER_AVC)})
 
 
 _last_second: list[Any] = [None, ""]
@@ -213,13 +214,18 @@ class AuditEvent:
         sequence: The serial number.
         timestamp: Epoch seconds (millisecond precision).
         node: The originating node name, if the log carried one.
-        records: The records, in the order they arrived (``EOE`` included when seen).
+        records: The records, in the order they arrived (the reassembler keeps
+            no ``EOE`` record: it has no fields).
+        eoe: Whether an ``EOE`` record ended the event -- the kernel's own "that
+            was all", which ``ausearch`` prints as a ``type=EOE`` line. ``False``
+            for events completed by timeout, by their type or early.
     """
 
     sequence: int
     timestamp: float
     node: str | None
     records: tuple[AuditRecord, ...]
+    eoe: bool = False
 
     @property
     def type_name(self) -> str:
@@ -265,11 +271,16 @@ class AuditEvent:
 
     @property
     def key(self) -> str | None:
-        """The rule key (``-k``), decoded; ``None`` when absent or ``(null)``."""
-        value = self.raw_value("key")
-        if value is None or value == "(null)":
-            return None
-        return value
+        """The rule key (``-k``), decoded; ``None`` when absent or ``(null)``.
+
+        An ``AVC``'s ``key`` is the object's IPC key, not a rule key: skipped.
+        """
+        for rec in self.records:
+            if rec.type not in _AVC_TYPES:
+                value = rec.raw_fields.get("key")
+                if value is not None:
+                    return None if value == "(null)" else value
+        return None
 
     @property
     def keys(self) -> tuple[str, ...]:

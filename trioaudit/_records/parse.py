@@ -11,8 +11,41 @@ Two sources deliver the same record body:
 
 This module reads what surrounds the body -- the header and its ``audit(sec.ms:serial)``
 stamp, the node, the enrichment -- and leaves the body's ``name=value`` grammar to
-:mod:`.values`. The header is matched by one anchored regular expression: there is
-no backtracking construct that could make a hostile line take super-linear time.
+:mod:`.values`. The header is matched by anchored regular expressions with
+possessive repeats: there is no backtracking construct that could make a hostile
+line take super-linear time.
+
+Log lines: what is accepted
+---------------------------
+When no audit daemon runs, the kernel prints records to its log, and people read
+them from ``dmesg``, ``journalctl`` or syslog. A line is a record when it is
+``[node=HOST ]type=TYPE [msg=]audit(sec.ms:serial):[ body]``, where:
+
+* ``msg=`` may be missing, as the kernel prints it (``type=SYSCALL audit(...)``;
+  libauparse reads that too);
+* ``TYPE`` is a name auditd logs (``SYSCALL``), a number (``1300``, as the kernel
+  prints it) or ``UNKNOWN[n]`` (what auditd logs for a type it cannot name); a
+  number names the record from our tables -- ``type=1300`` and
+  ``type=UNKNOWN[1334]`` are ``SYSCALL`` and ``BPF``, as libauparse and today's
+  auditd name them -- and a number we cannot name reads ``UNKNOWN[n]``, as
+  ``ausearch`` prints it. A name we do not know is kept as logged, with number
+  :data:`UNKNOWN_TYPE_NUMBER`;
+* the header may follow a **prefix** that contains no ``=`` and ends in a space
+  or a ``:`` -- so the line's first ``=`` is the header's ``node=`` or ``type=``.
+  That covers syslog (``Oct 28 21:34:13 host kernel: ``, ``host prog[pid]: ``),
+  ISO-stamped syslog and ``journalctl -o short-iso``
+  (``2019-10-28T21:34:13.690000+00:00 host kernel: ``), ``dmesg``
+  (``[  123.456789] ``), the kernel's own ``audit: `` and ``kernel: `` and ``grep
+  -H`` (``audit.log:``), and any mix of them. Requiring the first ``=`` to be the
+  header's is what keeps a record's body from being taken for a header: every
+  body that could carry a ``type=... audit(...)`` of its own (a ``msg='...'``
+  text, a value) comes after at least one ``name=value`` of its record;
+* old kernels' AppArmor form, the stamp before the type, with the same prefixes:
+  ``audit(1189201672.746:537): type=1503 operation=...``.
+
+``raw`` keeps the whole line, prefix included; :func:`record_body` finds the body
+behind any accepted header. (Records read from a syslog are as trustworthy as the
+syslog: anyone allowed to write to it can write a line of this form.)
 """
 
 from __future__ import annotations
@@ -21,6 +54,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from .._tables.msgtype_names import LOG_NUMBERS
 from .model import AuditRecord
 from .values import RecordParseError, split_fields, type_name, type_number
 
@@ -52,8 +86,44 @@ MAX_TIMESTAMP = 253402300799
 _MAX_SECONDS_DIGITS = 12
 
 
-_STAMP = re.compile(r"audit\((\d+)\.(\d+):(\d+)\):?")
-_LOG_HEADER = re.compile(r"(?:node=(\S*) )?type=(\S+) msg=audit\((\d+)\.(\d+):(\d+)\):?")
+_STAMP = re.compile(r"audit\((\d++)\.(\d++):(\d++)\):?")
+_LOG_HEADER = re.compile(r"(?:node=(\S*+) )?type=(\S++) (?:msg=)?audit\((\d++)\.(\d++):(\d++)\):?")
+# Old kernels' AppArmor lines: "audit(sec.ms:serial): type=1503 operation=...".
+_STAMP_FIRST = re.compile(r"audit\((\d++)\.(\d++):(\d++)\):? type=(\S++)")
+#: What may end the prefix before a header (see the module doc).
+_PREFIX_ENDS = frozenset(" :")
+
+#: ``(node, type name, sec, ms, serial, end of header)``.
+_Header = tuple["str | None", str, str, str, str, int]
+
+
+def _log_header(raw: str) -> _Header | None:
+    """The header of a log line, in any form the module doc accepts, or ``None``."""
+    match = _LOG_HEADER.match(raw)
+    if match is None:
+        return _prefixed_header(raw)
+    node, name, sec, ms, serial = match.groups()
+    return node, name, sec, ms, serial, match.end()
+
+
+def _prefixed_header(raw: str) -> _Header | None:
+    """The header of a line that does not start with one: after a prefix."""
+    eq = raw.find("=")
+    start = eq - 4
+    if start < 0 or (start and raw[start - 1] not in _PREFIX_ENDS):
+        return None
+    match = _LOG_HEADER.match(raw, start)
+    if match is not None:
+        node, name, sec, ms, serial = match.groups()
+        return node, name, sec, ms, serial, match.end()
+    stamp = raw.rfind("audit(", 0, start)
+    if stamp == -1 or (stamp and raw[stamp - 1] not in _PREFIX_ENDS):
+        return None
+    old = _STAMP_FIRST.match(raw, stamp)
+    if old is None or old.start(4) != eq + 1:
+        return None
+    sec, ms, serial, name = old.groups()
+    return None, name, sec, ms, serial, old.end()
 
 
 def _split_enrichment(text: str) -> tuple[str, Mapping[str, str]]:
@@ -121,8 +191,12 @@ def _make_record(
 
 def record_body(raw: str) -> str:
     """The ``name=value`` part of a record's text (no stamp, no enrichment)."""
-    match = _LOG_HEADER.match(raw) or _STAMP.match(raw)
-    start = match.end() if match is not None else 0
+    header = _log_header(raw)
+    if header is not None:
+        start = header[5]
+    else:
+        match = _STAMP.match(raw)
+        start = match.end() if match is not None else 0
     return raw[start:].split(ENRICHMENT_SEPARATOR, 1)[0].strip()
 
 
@@ -165,7 +239,8 @@ def parse_kernel_record(
 
 
 def parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
-    """Parse one audit.log line (RAW or ENRICHED format, optional ``node=`` prefix).
+    """Parse one audit.log line (RAW or ENRICHED format, optional ``node=`` prefix),
+    or a record line from the kernel log (see the module doc for what is accepted).
 
     Args:
         line: The line, with or without its newline.
@@ -181,16 +256,25 @@ def parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
     if len(raw) > MAX_RECORD_LENGTH:
         raise RecordParseError(f"line longer than {MAX_RECORD_LENGTH} characters")
     match = _LOG_HEADER.match(raw)
-    if match is None:
-        raise RecordParseError(f"not an audit.log record: {raw[:60]!r}")
-    node, name, sec, ms, serial = match.groups()
-    try:
-        number = type_number(name)
-    except RecordParseError:
-        # A type this version does not know (newer auditd/kernel): keep the
-        # record under its logged name, with number UNKNOWN_TYPE_NUMBER.
-        number = UNKNOWN_TYPE_NUMBER
+    if match is not None:  # inline: the usual case, for speed
+        node, name, sec, ms, serial = match.groups()
+        end = match.end()
+    else:
+        header = _prefixed_header(raw)
+        if header is None:
+            raise RecordParseError(f"not an audit.log record: {raw[:60]!r}")
+        node, name, sec, ms, serial, end = header
+    number = LOG_NUMBERS.get(name)
+    if number is None:
+        try:
+            # A number or UNKNOWN[n]: named from the number when we can.
+            number = type_number(name)
+            name = type_name(number)
+        except RecordParseError:
+            # A type this version does not know (newer auditd/kernel): keep the
+            # record under its logged name, with number UNKNOWN_TYPE_NUMBER.
+            number = UNKNOWN_TYPE_NUMBER
     if not fields:
         return _make_record(number, name, sec, ms, serial, node, "", raw, _NO_ENRICHMENT)
-    body, enriched = _split_enrichment(raw[match.end() :])
+    body, enriched = _split_enrichment(raw[end:])
     return _make_record(number, name, sec, ms, serial, node, body, raw, enriched)

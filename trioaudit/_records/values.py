@@ -12,10 +12,24 @@ A record body is a space-separated list of ``name=value`` tokens. Values are:
 * ``msg='...'`` -- user-space records nest their own ``name=value`` list inside
   single quotes; it is flattened into the record, as libauparse does.
 
-Tokens without ``=`` (SELinux's ``avc: denied { read }``) are skipped, as are empty
-values. Token boundaries follow libauparse exactly (including its trimming of a
-trailing ``:``, ``,``, ``'`` and ``)``), because interpretation must give the same
-strings libauparse gives for the same values.
+Tokens without ``=`` (SELinux's ``avc: denied { read }``, old LOGIN's ``login``)
+are skipped, as are empty values. Token boundaries follow libauparse exactly
+(including its trimming of a trailing ``:``, ``,``, ``'`` and ``)``), because
+interpretation must give the same strings libauparse gives for the same values.
+
+Where we part from libauparse's token list, on purpose:
+
+* **old/new.** Old kernels (RHEL 5-7 era) log a login as ``login pid=6513 uid=0
+  old auid=4294967295 new auid=0 old ses=4294967295 new ses=3``: the bare words
+  ``old``/``new`` qualify the ``name=value`` right after them. Today's kernels
+  write ``old-auid=4294967295 auid=0 old-ses=4294967295 ses=3``, so the old form
+  gets the modern names: ``old NAME=V`` is ``old-NAME=V`` and ``new NAME=V`` is
+  ``NAME=V`` (for any NAME). libauparse keeps ``auid`` twice, and a consumer
+  looking a name up gets the old value, the opposite of what happened.
+* **AVC ``key``.** In ``AVC`` and ``USER_AVC`` records ``key=`` is the decimal IPC
+  key of the object (``key=1291864389``) or ``(null)``, not a rule key: it is
+  neither split into rule keys nor hex-decoded (libauparse 3.0.9 does both, and
+  prints five bytes of garbage).
 
 This module knows only strings and numbers: :func:`split_fields` turns a body into
 ``(name, value)`` pairs as logged, :func:`decode_value` / :func:`decode_fields` turn
@@ -49,6 +63,9 @@ __all__ = [
 
 _EXECVE = int(_T.EXECVE)
 _AVC_TYPES = frozenset({int(_T.AVC), int(_T.USER_AVC)})
+
+#: Largest record type: a netlink message type is 16 bits.
+_MAX_TYPE = 0xFFFF
 
 #: Separator of several rule keys inside one ``key`` value.
 KEY_SEPARATOR = "\x01"
@@ -87,12 +104,10 @@ def type_number(name: str) -> int:
     number = LOG_NUMBERS.get(name)
     if number is not None:
         return number
+    digits = name[8:-1] if name.startswith("UNKNOWN[") and name.endswith("]") else name
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    inner = name[8:-1]
-    if name.startswith("UNKNOWN[") and name.endswith("]") and inner.isascii() and inner.isdigit():
-        return int(inner)
-    if name.isascii() and name.isdigit():
-        return int(name)
+    if len(digits) <= 5 and digits.isascii() and digits.isdigit() and int(digits) <= _MAX_TYPE:
+        return int(digits)
     raise RecordParseError(f"unknown record type {name[:40]!r}")
 
 
@@ -108,6 +123,8 @@ def decode_value(name: str, value: str, record_type: int = 0) -> str:
     if name in _ESCAPED_NAMES or (
         record_type == _EXECVE and name[:1] == "a" and name != "argc" and "_len" not in name
     ):
+        if name == "key" and record_type in _AVC_TYPES:
+            return value  # the decimal IPC key (module doc)
         try:
             return bytes.fromhex(value).decode("utf-8", "surrogateescape")
         except ValueError:
@@ -164,6 +181,10 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
             index = parts.index(None)
             while True:
                 token = tokens[index]
+                if token in _QUALIFIERS:
+                    # Never memoised, so they always land here: "old"/"new"
+                    # qualify the next token, which the full scan below handles.
+                    break
                 found = _token_pairs(token)
                 parts[index] = found
                 if len(token) <= MEMO_TOKEN_LENGTH:
@@ -173,16 +194,23 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
                 try:
                     index = parts.index(None, index + 1)
                 except ValueError:
-                    break
-        return list(_chain(parts))  # type: ignore[arg-type]
+                    return list(_chain(parts))  # type: ignore[arg-type]
+        else:
+            return list(_chain(parts))  # type: ignore[arg-type]
     items: list[tuple[str, str]] = []
     append = items.append
     tokens = body.split(" ")
     index = -1
+    qualifier = ""  # "old" or "new" just before a name=value (see the module doc)
     for token in tokens:
         index += 1
         eq = token.find("=")
         if eq <= 0:
+            if token in _QUALIFIERS:
+                qualifier = token
+                continue
+            if token:
+                qualifier = ""
             if avc and eq == -1 and token and len(items) < 2:
                 _avc_token(token, tokens, index, items)
             continue
@@ -194,26 +222,34 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
                 token = token[5:]
                 eq = token.find("=")
                 if eq <= 0:
+                    qualifier = token if token in _QUALIFIERS else ""
                     continue
         name = token[:eq]
         if name[0] == "(":
             name = name[1:]
             if not name:
                 continue
-        _keep_pair(append, name, token[eq + 1 :])
+        if qualifier:
+            if qualifier == "old":
+                name = "old-" + name
+            qualifier = ""
+        _keep_pair(append, name, token[eq + 1 :], not avc)
     return items
 
 
-def _keep_pair(append: Callable[[tuple[str, str]], None], name: str, value: str) -> None:
+def _keep_pair(
+    append: Callable[[tuple[str, str]], None], name: str, value: str, rule_keys: bool = True
+) -> None:
     """Add one ``name=value`` as libauparse keeps it: empty values dropped,
-    a trailing ``:,')`` trimmed, a hex ``key`` split into its keys."""
+    a trailing ``:,')`` trimmed, a hex ``key`` split into its keys (unless
+    *rule_keys* is false: an AVC's ``key`` is an IPC key)."""
     if not value:
         return
     if value[-1] in _TRIMMED and value[0] != '"':
         value = _trim(value)
         if not value:
             return
-    if name == "key" and value[0] not in '"(':
+    if rule_keys and name == "key" and value[0] not in '"(':
         _append_keys(append, value)
         return
     append((name, value))
@@ -240,6 +276,7 @@ _TOKEN_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {}
 _chain = itertools.chain.from_iterable
 
 _TRIMMED = frozenset(":,')")
+_QUALIFIERS = frozenset({"old", "new"})
 # name=value at a token start; a leading "(" is not part of the name (libauparse).
 _PAIR = re.compile(r"(?<![^ ])\(?([^ =]++)=([^ ]*+)")
 

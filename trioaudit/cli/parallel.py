@@ -50,8 +50,8 @@ __all__ = [
 #: Events per task: large enough that pickling and scheduling are noise.
 EVENTS_PER_BATCH = 512
 
-#: One event on its way to a worker: sequence, timestamp, node, its lines.
-_Shipped = tuple[int, float, str | None, list[str]]
+#: One event on its way to a worker: sequence, timestamp, node, its lines, ended by EOE.
+_Shipped = tuple[int, float, str | None, list[str], bool]
 
 _worker: tuple[Predicate | None, OutputFormat, bool] | None = None
 
@@ -80,13 +80,14 @@ def open_pool(
     )
 
 
-#: One live event on its way to a worker: sequence, timestamp, (type, text) per record.
-_ShippedKernel = tuple[int, float, list[tuple[int, str]]]
+#: One live event on its way to a worker: sequence, timestamp, (type, text) per record,
+#: ended by EOE.
+_ShippedKernel = tuple[int, float, list[tuple[int, str]], bool]
 
 
 def ship_kernel_events(events: Iterable[AuditEvent]) -> list[_ShippedKernel]:
     """What a worker needs of header-only live events (records' type and text)."""
-    return [(e.sequence, e.timestamp, [(r.type, r.raw) for r in e.records]) for e in events]
+    return [(e.sequence, e.timestamp, [(r.type, r.raw) for r in e.records], e.eoe) for e in events]
 
 
 def render_kernel_batch(batch: list[_ShippedKernel]) -> list[str]:
@@ -97,8 +98,9 @@ def render_kernel_batch(batch: list[_ShippedKernel]) -> list[str]:
             timestamp=timestamp,
             node=None,
             records=tuple(parse_kernel_record(kind, text) for kind, text in records),
+            eoe=eoe,
         )
-        for sequence, timestamp, records in batch
+        for sequence, timestamp, records, eoe in batch
     )
 
 
@@ -139,15 +141,17 @@ def _render_batch(batch: list[_Shipped]) -> list[str]:
             timestamp=timestamp,
             node=node,
             records=tuple(parse_log_line(line) for line in lines),
+            eoe=eoe,
         )
-        for sequence, timestamp, node, lines in batch
+        for sequence, timestamp, node, lines, eoe in batch
     )
 
 
 def _batches(events: Iterable[AuditEvent]) -> Iterator[list[_Shipped]]:
     batch: list[_Shipped] = []
     for event in events:
-        batch.append((event.sequence, event.timestamp, event.node, [r.raw for r in event.records]))
+        lines = [r.raw for r in event.records]
+        batch.append((event.sequence, event.timestamp, event.node, lines, event.eoe))
         if len(batch) >= EVENTS_PER_BATCH:
             yield batch
             batch = []

@@ -102,6 +102,7 @@ for _name, _cls in _T.FIELD_TYPES:
 
 # Record type numbers whose fields libauparse reclassifies.
 _EXECVE, _AVC, _USER_TTY = int(_M.EXECVE), int(_M.AVC), int(_M.USER_TTY)
+_AVC_TYPES = frozenset({_AVC, int(_M.USER_AVC)})
 _NETFILTER_PKT, _PATH, _MQ_OPEN = int(_M.NETFILTER_PKT), int(_M.PATH), int(_M.MQ_OPEN)
 _CRYPTO_KEY_USER, _TRUSTED_APP = int(_M.CRYPTO_KEY_USER), int(_M.TRUSTED_APP)
 _KERN_MODULE, _PROCTITLE = int(_M.KERN_MODULE), int(_M.PROCTITLE)
@@ -159,6 +160,11 @@ def field_class(record_type: int, name: str, value: str) -> str:
         return "UNCLASSIFIED"
     elif name == "id" and record_type in _GROUP_RECORDS:
         return "GID"
+    elif name == "key" and record_type in _AVC_TYPES:
+        # The object's IPC key, in decimal, or (null): printed as is. A deliberate
+        # departure from libauparse 3.0.9, which takes it for a hex-encoded rule
+        # key (ESCAPED_KEY) and prints the bytes "1291864389" would encode.
+        return "UNCLASSIFIED"
     if record_type == _TRUSTED_APP:
         if value[:1] == '"':
             return "ESCAPED"
