@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
@@ -234,29 +233,19 @@ def test_every_value_of_a_repeated_name_is_printed() -> None:
     )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _EventWithEoe(AuditEvent):
-    # Stands for the records layer's AuditEvent.eoe flag.
-    eoe: bool = True
-
-
 def test_the_eoe_record_of_an_event_prints_first() -> None:
-    (event,) = list(
-        parse_log(
-            [
-                'type=CWD msg=audit(1700000000.100:1): cwd="/"',
-                "type=EOE msg=audit(1700000000.100:1): ",
-            ]
-        )
-    )
-    with_eoe = _EventWithEoe(event.sequence, event.timestamp, event.node, event.records)
-    assert render_event(with_eoe, "text").split("\n") == [
+    cwd = 'type=CWD msg=audit(1700000000.100:1): cwd="/"'
+    (event,) = list(parse_log([cwd, "type=EOE msg=audit(1700000000.100:1): "]))
+    assert event.eoe
+    assert render_event(event, "text").split("\n") == [
         "----",
         "type=EOE msg=audit(11/14/23 22:13:20.100:1) : ",
         "",
         "type=CWD msg=audit(11/14/23 22:13:20.100:1) : cwd=/ ",
     ]
-    assert "EOE" not in render_event(event, "text")
+    (without,) = list(parse_log([cwd]))
+    assert not without.eoe
+    assert "EOE" not in render_event(without, "text")
 
 
 def test_an_event_ending_in_a_daemon_record_prints_that_record_only() -> None:

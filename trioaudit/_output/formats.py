@@ -522,8 +522,7 @@ def text_lines(event: AuditEvent, raw: bool = False) -> list[str]:
     node = f"node={event.node} " if event.node else ""
     lines = ["----"]
     records = event.records
-    # TODO(after the merge): event.eoe, the records layer's flag.
-    if getattr(event, "eoe", False):
+    if event.eoe:
         lines += [f"{node}type=EOE msg={stamp}: ", ""]  # the kernel's EOE text
     elif records and _DAEMON_FIRST <= records[-1].type < _DAEMON_END:
         records = records[-1:]  # ausearch prints only the last record of such events
