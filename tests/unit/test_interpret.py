@@ -178,6 +178,11 @@ def test_multiple_keys() -> None:
     assert items == [("key", "k1"), ("key", "k2")]
 
 
+def test_multi_key_with_a_stray_quote_interprets_like_libauparse() -> None:
+    record = parse_log_line('type=SYSCALL msg=audit(1.000:1): key=65786563013634626974"')
+    assert INTERP.interpret_items(record) == [("key", "exec"), ("key", "64bit")]
+
+
 @pytest.mark.parametrize("kind", ["AVC", "USER_AVC"])
 @pytest.mark.parametrize("key", ["1291864389", "0102", "(null)"])
 def test_avc_key_is_the_ipc_key_as_a_number(kind: str, key: str) -> None:

@@ -418,3 +418,16 @@ def test_event_key_is_the_rule_key_not_the_ipc_key() -> None:
     syscall = parse_log_line('type=SYSCALL msg=audit(1.000:1): arch=c000003e key="ipc"')
     assert AuditEvent(1, 1.0, None, (avc, syscall)).key == "ipc"
     assert AuditEvent(1, 1.0, None, (avc,)).key is None
+
+
+# ---- a hex multi-key with a stray quote (FINDINGS F4) ------------------------------
+
+
+def test_hex_multi_key_with_a_stray_trailing_quote_is_split() -> None:
+    record = parse_log_line(
+        'type=SYSCALL msg=audit(1.000:1): exe="/bin/grep" key=65786563013634626974"'
+    )
+    assert [v for n, v in record.items if n == "key"] == ['"exec"', '"64bit"']
+    assert AuditEvent(1, 1.0, None, (record,)).keys == ("exec", "64bit")
+    odd = parse_log_line('type=SYSCALL msg=audit(1.000:1): key=6578656"')
+    assert odd.items == (("key", '6578656"'),)  # not hex: kept as logged

@@ -30,6 +30,10 @@ Where we part from libauparse's token list, on purpose:
   key of the object (``key=1291864389``) or ``(null)``, not a rule key: it is
   neither split into rule keys nor hex-decoded (libauparse 3.0.9 does both, and
   prints five bytes of garbage).
+* **A stray quote after a hex key.** A hex ``key`` followed by a lone ``"``
+  (``key=65786563013634626974"``, written by some kernels) is split into its rule
+  keys as libauparse splits it (it decodes the hex digits and ignores the rest),
+  not kept as one undecodable value.
 
 This module knows only strings and numbers: :func:`split_fields` turns a body into
 ``(name, value)`` pairs as logged, :func:`decode_value` / :func:`decode_fields` turn
@@ -308,10 +312,11 @@ def _quote_or_hex(text: str) -> str:
 
 
 def _append_keys(append: Callable[[tuple[str, str]], None], value: str) -> None:
-    if len(value) % 2 or not _HEX.fullmatch(value):
+    digits = value[:-1] if value[-1] == '"' else value  # a stray quote (module doc)
+    if len(digits) % 2 or not _HEX.fullmatch(digits):
         append(("key", value))
         return
-    joined = bytes.fromhex(value).split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+    joined = bytes.fromhex(digits).split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
     parts = [part for part in joined.split(KEY_SEPARATOR) if part]
     if not parts:
         append(("key", value))
