@@ -27,6 +27,24 @@ AUPARSE_PYTHON = "/usr/bin/python3"
 DUMP_SCRIPT = Path(__file__).with_name("auparse_dump.py")
 
 
+@dataclass(frozen=True)
+class Mismatch:
+    """One field on which the two sides differ (``ours_*`` ``None``: we have no such field)."""
+
+    record_type: str
+    serial: int
+    name: str
+    theirs: str | None
+    ours_name: str | None
+    ours: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.record_type}:{self.serial} {self.name}={self.theirs!r} "
+            f"ours {self.ours_name}={self.ours!r}"
+        )
+
+
 @dataclass
 class Comparison:
     fields: int = 0
@@ -36,7 +54,9 @@ class Comparison:
     #: Fields of records whose syscall libauparse 3.0.9 does not know but our newer
     #: (kernel-ABI superset) syscall table does: a documented, deliberate divergence.
     newer_table: int = 0
-    mismatches: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)
+    #: libauparse's text of each record we did not read as the same record.
+    missing: list[str] = field(default_factory=list)
     by_field: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -82,8 +102,8 @@ def compare(path: Path, *, raw: bool = False) -> Comparison:
 
 def _compare(path: Path, *, use_enrichment: bool) -> Comparison:
     interpreter = Interpreter(use_enrichment=use_enrichment)
-    ours: dict[tuple[int, int, int, str, int], list[tuple[str, str]]] = {}
-    seen: Counter[tuple[int, int, int, str]] = Counter()
+    ours: dict[tuple[str | None, int, int, int, str, int], list[tuple[str, str]]] = {}
+    seen: Counter[tuple[str | None, int, int, int, str]] = Counter()
     with open(path, "rb") as handle:
         for line in handle:
             try:
@@ -92,14 +112,14 @@ def _compare(path: Path, *, use_enrichment: bool) -> Comparison:
                 continue
             sec = int(record.raw.split("audit(", 1)[1].split(".", 1)[0])
             milli = round(record.timestamp * 1000) - sec * 1000
-            base = (sec, milli, record.sequence, record.type_name)
+            base = (record.node, sec, milli, record.sequence, record.type_name)
             key = (*base, seen[base])
             seen[base] += 1
             ours[key] = interpreter.interpret_items(record)
     result = Comparison()
-    theirs_seen: Counter[tuple[int, int, int, str]] = Counter()
+    theirs_seen: Counter[tuple[str | None, int, int, int, str]] = Counter()
     for rec in auparse_records(path):
-        base = (rec["sec"], rec["milli"], rec["serial"], rec["type"])  # type: ignore[assignment]
+        base = (rec["node"], rec["sec"], rec["milli"], rec["serial"], rec["type"])  # type: ignore[assignment]
         key = (*base, theirs_seen[base])
         theirs_seen[base] += 1
         result.records += 1
@@ -108,6 +128,7 @@ def _compare(path: Path, *, use_enrichment: bool) -> Comparison:
         assert isinstance(fields, list)
         if mine is None:
             result.missing_records += 1
+            result.missing.append(str(rec.get("text")))
             result.fields += len(fields)
             continue
         theirs_syscall = dict(fields).get("syscall") or ""
@@ -124,7 +145,14 @@ def _compare(path: Path, *, use_enrichment: bool) -> Comparison:
             else:
                 result.by_field[f"{rec['type']}.{name}"] += 1
                 result.mismatches.append(
-                    (f"{rec['type']}:{rec['serial']}", name, value, got[1] if got else None)
+                    Mismatch(
+                        str(rec["type"]),
+                        int(rec["serial"]),  # type: ignore[call-overload]
+                        name,
+                        value,
+                        got[0] if got else None,
+                        got[1] if got else None,
+                    )
                 )
     return result
 
