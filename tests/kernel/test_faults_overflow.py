@@ -5,7 +5,14 @@ storm of thousands of records: the kernel drops datagrams for it and reports
 ``ENOBUFS`` on its next ``recv``. The client must survive that, count it in
 ``statistics().overflows``, keep delivering, and tell the caller the kernel's
 ``lost`` counter. A unicast reader with the same tiny buffer must lose
-nothing: the kernel holds records back instead (that is what unicast buys).
+nothing: the kernel holds records back instead (that is what unicast buys) --
+except that after a few failed sends of one record in a row (``UNICAST_RETRIES``)
+the kernel gives that record up and writes it to its own log (rate-limited: past
+the limit it only counts "callbacks suppressed"), without counting it in ``lost``
+(``kauditd_hold_skb``: when ``audit=1`` is not on the kernel command line it drops
+held records after printing them). Seen here: one record in a few runs of 8,000.
+So the test holds the reader to what it can keep: every record is received, or the
+kernel says it gave it up; the reader itself drops none.
 
 Storms are bounded in count (:data:`STORM`) and time (:data:`DEADLINE`). A
 unicast "daemon" client is registered for the duration so records never
@@ -15,11 +22,12 @@ fall back to the kernel log (printk).
 from __future__ import annotations
 
 import os
+from contextlib import closing
 
 import pytest
 import trio
 
-from tests.support.hardening_helpers import send_user_message, storm
+from tests.support.hardening_helpers import KernelLog, send_user_message, storm
 from tests.support.kernelstate import MASK_BACKLOG, MASK_ENABLED, RawAudit
 from trioaudit import AuditMessageType, KernelRecord, open_audit_client
 
@@ -59,6 +67,30 @@ class Tally:
                 if self.storm_records >= self.want:
                     self.all_arrived.set()
 
+    def missing(self) -> set[int]:
+        """Storm indexes not received (yet)."""
+        got = {int(item[2:]) for item in list(self.seen) if item.startswith("n=")}
+        return set(range(self.want)) - got
+
+
+def _given_up(tally: Tally, log: KernelLog) -> tuple[set[int], int]:
+    """Missing records the kernel printed instead, and how many more it may have
+    given up without printing them (its rate limit)."""
+    missing = tally.missing()
+    printed = set()
+    for text in log.read():
+        if f"msg='{tally.tag} n=" in text:
+            index = text.split(f"{tally.tag} n=", 1)[1].split("'", 1)[0]
+            if index.isdigit() and int(index) in missing:
+                printed.add(int(index))
+    return printed, log.suppressed_records()
+
+
+def _accounted(tally: Tally, log: KernelLog) -> bool:
+    """Whether every missing record is one the kernel says it gave up."""
+    printed, suppressed = _given_up(tally, log)
+    return len(tally.missing() - printed) <= suppressed
+
 
 async def _until_marker_seen(tally: Tally) -> int:
     """Send marker messages until the listener shows one; return how many it took."""
@@ -71,11 +103,12 @@ async def _until_marker_seen(tally: Tally) -> int:
     return attempts
 
 
-async def _until_all_arrived(tally: Tally) -> int:
-    """Wait for every storm record; return how many kernel wake-ups that took.
+async def _until_all_arrived(tally: Tally, log: KernelLog) -> int:
+    """Wait for every storm record (received, or given up by the kernel and in its
+    log); return how many kernel wake-ups that took.
 
     When a unicast send finds our socket full, the kernel keeps the record on
-    its hold queue and re-sends it the next time kauditd runs -- which is when
+    its retry queue and re-sends it the next time kauditd runs -- which is when
     the next audit record is queued. After the storm nothing else happens on
     this machine, so held records would wait indefinitely: each second without
     progress, one untagged user message wakes kauditd (held, not lost).
@@ -84,6 +117,8 @@ async def _until_all_arrived(tally: Tally) -> int:
     while True:
         with trio.move_on_after(1.0):
             await tally.all_arrived.wait()
+            return nudges
+        if _accounted(tally, log):
             return nudges
         nudges += 1
         await trio.to_thread.run_sync(send_user_message, b"trioaudit-test nudge kauditd")
@@ -135,7 +170,7 @@ async def test_unicast_reader_with_tiny_buffer_loses_nothing(raw_audit: RawAudit
     tag = f"trioaudit-unicast-small-{os.getpid()}"
     lost_before = raw_audit.status()["lost"]
     tally = Tally(tag, STORM)
-    with trio.fail_after(DEADLINE):
+    with closing(KernelLog()) as log, trio.fail_after(DEADLINE):
         async with (
             open_audit_client("unicast", rcvbuf=SMALL_RCVBUF) as client,
             client.records() as records,
@@ -143,16 +178,22 @@ async def test_unicast_reader_with_tiny_buffer_loses_nothing(raw_audit: RawAudit
         ):
             nursery.start_soon(tally.count, records)
             seconds = await trio.to_thread.run_sync(storm, STORM, tag)
-            nudges = await _until_all_arrived(tally)
+            nudges = await _until_all_arrived(tally, log)
             stats = client.statistics()
             status = await client.get_status()
             nursery.cancel_scope.cancel()
+        printed, suppressed = _given_up(tally, log)
+    missing = tally.missing()
     print(
         f"\nFIGURES unicast-small: storm={STORM} in {seconds:.3f}s received={tally.storm_records} "
-        f"nudges={nudges} overflows={stats.overflows} dropped={stats.records_dropped} "
-        f"kernel_lost_delta={status.lost - lost_before} backlog_after={status.backlog}"
+        f"given_up_printed={len(printed)} suppressed_printk={suppressed} nudges={nudges} "
+        f"overflows={stats.overflows} "
+        f"dropped={stats.records_dropped} kernel_lost_delta={status.lost - lost_before} "
+        f"backlog_after={status.backlog}"
     )
-    assert tally.storm_records == STORM
+    # Every record reached us, or the kernel says it gave it up (module doc).
+    assert len(missing - printed) <= suppressed
+    assert len(missing) <= STORM // 100, "the kernel gives up a rare record, not a stream"
     assert stats.records_dropped == 0
     assert status.lost == lost_before
     assert raw_audit.status()["pid"] == 0

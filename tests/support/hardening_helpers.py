@@ -73,6 +73,44 @@ def send_user_message(text: bytes) -> None:
         sock.close()
 
 
+class KernelLog:
+    """The kernel log's messages (``/dev/kmsg``, root) from now on.
+
+    When the kernel gives up delivering a record to the audit daemon it writes the
+    record to its log instead (``kauditd_printk_skb``), rate-limited: beyond the
+    limit it later says only ``kauditd_printk_skb: N callbacks suppressed``. Those
+    are the places a record a reader never received can be, if the reader itself
+    lost nothing.
+    """
+
+    def __init__(self) -> None:
+        self._fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self._fd, 0, os.SEEK_END)
+        self.texts: list[str] = []
+
+    def read(self) -> list[str]:
+        """Every message since this log was opened (reads what is new)."""
+        while True:
+            try:
+                entry = os.read(self._fd, 8192)
+            except BlockingIOError:
+                return self.texts
+            except BrokenPipeError:  # overwritten before we read it: go on
+                continue
+            self.texts.append(entry.decode("utf-8", "replace").split(";", 1)[-1].rstrip("\n"))
+
+    def suppressed_records(self) -> int:
+        """How many audit records the kernel did not print for its rate limit."""
+        total = 0
+        for text in self.read():
+            if text.startswith("kauditd_printk_skb: ") and text.endswith(" callbacks suppressed"):
+                total += int(text.split()[1])
+        return total
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 def rss_bytes() -> int:
     """Resident set size of this process, from /proc."""
     with open("/proc/self/statm") as statm:
