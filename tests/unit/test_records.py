@@ -371,6 +371,20 @@ def test_a_numbered_proctitle_is_decoded_as_one() -> None:
     assert record.argv == ("ls", "-l")
 
 
+# ---- empty names: kept, as libauparse keeps them ----------------------------------
+
+
+@pytest.mark.parametrize("extra", ["", " msg=q"], ids=["fast-path", "full-scan"])
+def test_an_empty_name_is_kept_and_a_lone_paren_is_not_a_name(extra: str) -> None:
+    # libauparse 3.0.9 on this line: a=1, ""=x, ""=y, (d=4, f=5 ("(=" and "e=" have
+    # no value and are dropped).
+    body = f" a=1 =x (=y (= ((d=4 e= f=5{extra}"
+    expected = [("a", "1"), ("", "x"), ("", "y"), ("(d", "4"), ("f", "5")]
+    if extra:
+        expected.append(("msg", "q"))
+    assert split_fields(body, 1123) == expected
+
+
 # ---- old-format LOGIN: old/new qualifiers (issue 14, point 3) ----------------------
 
 

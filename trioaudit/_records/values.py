@@ -209,7 +209,7 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
     for token in tokens:
         index += 1
         eq = token.find("=")
-        if eq <= 0:
+        if eq < 0:
             if token in _QUALIFIERS:
                 qualifier = token
                 continue
@@ -225,14 +225,12 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
             if nxt == "'":
                 token = token[5:]
                 eq = token.find("=")
-                if eq <= 0:
+                if eq < 0:
                     qualifier = token if token in _QUALIFIERS else ""
                     continue
         name = token[:eq]
-        if name[0] == "(":
-            name = name[1:]
-            if not name:
-                continue
+        if name[:1] == "(":
+            name = name[1:]  # an empty name is kept, as libauparse keeps it
         if qualifier:
             if qualifier == "old":
                 name = "old-" + name
@@ -282,7 +280,7 @@ _chain = itertools.chain.from_iterable
 _TRIMMED = frozenset(":,')")
 _QUALIFIERS = frozenset({"old", "new"})
 # name=value at a token start; a leading "(" is not part of the name (libauparse).
-_PAIR = re.compile(r"(?<![^ ])\(?([^ =]++)=([^ ]*+)")
+_PAIR = re.compile(r"(?<![^ ])\(?([^ =]*+)=([^ ]*+)")
 
 
 def _avc_token(token: str, tokens: list[str], index: int, items: list[tuple[str, str]]) -> None:
