@@ -51,10 +51,12 @@ syslog: anyone allowed to write to it can write a line of this form.)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from .._native import core
 from .._tables.msgtype_names import LOG_NUMBERS
+from .._tables.msgtypes import AuditMessageType
 from .model import AuditRecord
 from .values import RecordParseError, split_fields, type_name, type_number
 
@@ -66,6 +68,7 @@ __all__ = [
     "parse_kernel_record",
     "parse_log_line",
     "record_body",
+    "reference_parse_log_line",
 ]
 
 
@@ -130,7 +133,11 @@ def _split_enrichment(text: str) -> tuple[str, Mapping[str, str]]:
     sep = text.find(ENRICHMENT_SEPARATOR)
     if sep == -1:
         return text, _NO_ENRICHMENT
-    extra = text[sep + 1 :]
+    return text[:sep], _enrichment_for(text[sep + 1 :])
+
+
+def _enrichment_for(extra: str) -> Mapping[str, str]:
+    """The read-only translations of one ENRICHED tail (after the separator)."""
     # auditd writes the same translations again and again (UID="root" ...):
     # records share one read-only mapping per distinct translation text.
     cached = _ENRICHMENTS.get(extra)
@@ -140,7 +147,7 @@ def _split_enrichment(text: str) -> tuple[str, Mapping[str, str]]:
             if len(_ENRICHMENTS) >= MEMO_ENRICHMENTS:
                 _ENRICHMENTS.clear()
             _ENRICHMENTS[extra] = cached
-    return text[:sep], cached
+    return cached
 
 
 _NO_ENRICHMENT: Mapping[str, str] = MappingProxyType({})
@@ -242,6 +249,10 @@ def parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
     """Parse one audit.log line (RAW or ENRICHED format, optional ``node=`` prefix),
     or a record line from the kernel log (see the module doc for what is accepted).
 
+    The compiled core (:mod:`trioaudit._native`) takes the common forms when it is
+    there; it gives the record this function's reference code gives
+    (:func:`reference_parse_log_line`), or declines and leaves the line to it.
+
     Args:
         line: The line, with or without its newline.
         fields: ``False`` parses the header only (type, stamp, node: what
@@ -252,6 +263,15 @@ def parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
     Raises:
         RecordParseError: The line is not an audit record.
     """
+    if _native_parse_line is not None and fields:
+        record = _native_parse_line(line)
+        if record is not None:
+            return record
+    return reference_parse_log_line(line, fields=fields)
+
+
+def reference_parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
+    """:func:`parse_log_line` on the pure-Python path (the reference the core is held to)."""
     raw = _as_text(line).rstrip("\r\n\x00")
     if len(raw) > MAX_RECORD_LENGTH:
         raise RecordParseError(f"line longer than {MAX_RECORD_LENGTH} characters")
@@ -278,3 +298,24 @@ def parse_log_line(line: str | bytes, *, fields: bool = True) -> AuditRecord:
         return _make_record(number, name, sec, ms, serial, node, "", raw, _NO_ENRICHMENT)
     body, enriched = _split_enrichment(raw[end:])
     return _make_record(number, name, sec, ms, serial, node, body, raw, enriched)
+
+
+def _configure_native() -> Callable[[str | bytes], AuditRecord | None] | None:
+    """Hand the compiled core what records are made of; its line parser, if any."""
+    if core is None:
+        return None
+    core.configure(
+        AuditRecord,
+        dict(LOG_NUMBERS),
+        _enrichment_for,
+        _NO_ENRICHMENT,
+        int(AuditMessageType.AVC),
+        int(AuditMessageType.USER_AVC),
+        MAX_RECORD_LENGTH,
+        MAX_TIMESTAMP,
+    )
+    parse_line: Callable[[str | bytes], AuditRecord | None] = core.parse_line
+    return parse_line
+
+
+_native_parse_line = _configure_native()

@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .. import _native
 from .._errors import (
     AuditDaemonRunning,
     AuditError,
@@ -33,6 +34,14 @@ from . import control, controlplane, exitcodes, parse, rules, tail
 SUBCOMMANDS = [control, tail, rules, parse, controlplane]
 
 
+def _version_text() -> str:
+    """The version and the core in use: ``native``, or ``python`` and why."""
+    core = _native.CORE
+    if _native.CORE_PROBLEM:
+        core += f": {_native.CORE_PROBLEM}"
+    return f"trioaudit {__version__} (core: {core})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
@@ -42,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "holds the pid, 77 permission denied, 141 output closed, 128+N stopped by signal N "
         "(130 SIGINT, 143 SIGTERM, 129 SIGHUP).",
     )
-    parser.add_argument("--version", action="version", version=f"trioaudit {__version__}")
+    parser.add_argument("--version", action="version", version=_version_text())
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log diagnostics (drops, overflows) to stderr"
     )

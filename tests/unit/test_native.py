@@ -1,0 +1,231 @@
+"""The compiled core gives exactly what the pure-Python reference gives.
+
+Every native entry point either returns the reference's result, built in C, or
+declines (``None``) and leaves the input to the reference. These tests hold it to
+that on every real log, on the synthetic every-class corpus, and on generated and
+hostile input (the in-suite fuzz smoke of the native entry points; the long
+ASan/UBSan runs are in ``fuzz/native``, figures in docs/hardening.md). End to end,
+``trioaudit parse`` prints the same bytes on both cores, in every format.
+
+``./test`` sets ``TRIOAUDIT_REQUIRE_NATIVE=1``: there a core that failed to build
+(the build is optional, so ``pip install`` would not fail) fails the suite instead
+of silently testing the fallback twice.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from tests.support.synthetic import synthetic_lines
+from trioaudit import _native
+from trioaudit._records.model import AuditRecord
+from trioaudit._records.parse import (
+    RecordParseError,
+    parse_log_line,
+    reference_parse_log_line,
+)
+from trioaudit._records.values import split_fields
+
+DATA = Path(__file__).parents[1] / "data"
+LOGS = sorted(DATA.glob("*.log")) + sorted((DATA / "wild").glob("*.log"))
+
+core = _native.core
+needs_core = pytest.mark.skipif(core is None, reason=f"no compiled core: {_native.CORE_PROBLEM}")
+
+
+def test_the_core_is_built_where_it_is_required() -> None:
+    if os.environ.get("TRIOAUDIT_REQUIRE_NATIVE") == "1":
+        assert _native.CORE == "native", _native.CORE_PROBLEM
+
+
+def test_the_environment_variable_forces_the_reference_path() -> None:
+    code = (
+        "from trioaudit import _native\n"
+        "from trioaudit._records import parse\n"
+        "print(_native.CORE, parse._native_parse_line)\n"
+    )
+    env = {**os.environ, "TRIOAUDIT_NO_EXTENSIONS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert out.split() == ["python", "None"]
+
+
+def test_version_names_the_core() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "trioaudit.cli.main", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"(core: {_native.CORE}" in out
+
+
+def _view(record: AuditRecord) -> tuple[Any, ...]:
+    """Everything a record holds, with the types of its numbers."""
+    return (
+        record.type,
+        record.type_name,
+        record.timestamp,
+        type(record.timestamp),
+        record.sequence,
+        type(record.sequence),
+        record.node,
+        record.raw,
+        record.items,
+        dict(record.enriched),
+        type(record.enriched),
+        record._cache,
+    )
+
+
+def _reference(line: bytes) -> tuple[Any, ...] | str:
+    try:
+        return _view(reference_parse_log_line(line))
+    except RecordParseError as exc:
+        return f"error: {exc}"
+
+
+def _check_line(line: bytes) -> bool:
+    """The native result equals the reference's; True when the core took the line."""
+    assert core is not None
+    record = core.parse_line(line)
+    if record is None:
+        return False
+    assert _view(record) == _reference(line), line
+    return True
+
+
+def _corpus_lines() -> Iterator[bytes]:
+    for log in LOGS:
+        with open(log, "rb") as lines:
+            yield from lines
+    for text in synthetic_lines():
+        yield text.encode("utf-8", "surrogateescape")
+
+
+@needs_core
+def test_every_corpus_line_parses_the_same() -> None:
+    taken = total = 0
+    for line in _corpus_lines():
+        total += 1
+        taken += _check_line(line)
+    assert total > 18_000
+    # The core takes the common forms: nearly every line of real and synthetic logs.
+    assert taken / total > 0.98, (taken, total)
+
+
+@needs_core
+def test_parse_log_line_uses_the_core_and_falls_back() -> None:
+    line = b'type=USER_CMD msg=audit(1700000000.100:5): pid=1 cmd=6C73 key="k"\n'
+    assert core is not None and core.parse_line(line) is not None
+    assert _view(parse_log_line(line)) == _reference(line)
+    for declined in (
+        b"Oct 28 21:34:13 host kernel: audit: type=1300 audit(1572298453.690:5717): a=1",
+        b"type=UNKNOWN[1334] msg=audit(1.2:3): prog-id=1",
+        b"type=SYSCALL msg=audit(99999999999999.1:2): a=1",
+        b"not a record",
+    ):
+        assert core.parse_line(declined) is None
+        try:
+            got: tuple[Any, ...] | str = _view(parse_log_line(declined))
+        except RecordParseError as exc:
+            got = f"error: {exc}"
+        assert got == _reference(declined)
+    assert core.parse_line("type=SYSCALL msg=audit(1.2:3): a=1") is None  # str: reference
+
+
+# ---- generated and hostile input (fuzz smoke) ----------------------------------------
+
+_TOKENS = st.sampled_from(
+    [
+        "a=1", "uid=0", "key=", 'key="x"', "key=6578656301736563", 'key=657865630136"',
+        "key=00", "key=(null)", "msg='", "msg='op=x", "msg=audit(1.2:3):", "old", "new",
+        "auid=1", "(=x", "=x", "((d=4", "x=(none)", "x=(null)", "x=a:,')", "x='", "avc:",
+        "denied", "{", "}", "read", "}x", "for", "", "saddr=0200", "a\x1db", "é=ü",
+        "\udcff=\udcfe", "na\tme=v", "n=v\x00", "x==y", "comm=\"sh\"", "a0=7ffd",
+    ]
+)  # fmt: skip
+
+
+def _line(header: str, tokens: list[str]) -> bytes:
+    return (header + " ".join(tokens)).encode("utf-8", "surrogateescape")
+
+
+_HEADERS = st.sampled_from(
+    [
+        "type=SYSCALL msg=audit(1700000000.123:42): ",
+        "type=AVC msg=audit(1700000000.123:42): ",
+        "type=USER_AVC msg=audit(1.1:1): ",
+        "node=host type=LOGIN msg=audit(1.12345:007): ",
+        "node= type=PATH audit(1.1:1) ",
+        "type=USER_LOGIN msg=audit(253402300799.999:18446744073709551615): ",
+        "type=USER_LOGIN msg=audit(253402300800.0:1): ",
+        "type=EOE msg=audit(1.1:1):",
+        "type=SYSCALL msg=audit(1.1:1)x",
+        "type=SYSCALL\tmsg=audit(1.1:1): ",
+        "node=h\u00e9 type=SYSCALL msg=audit(1.1:1): ",
+        "type=SYSCALL msg=audit(1.\u0661:1): ",
+    ]
+)
+
+
+@needs_core
+@settings(max_examples=600)
+@given(_HEADERS, st.lists(_TOKENS, max_size=14), st.sampled_from(["", "\n", "\r\n\x00", " "]))
+@example("type=AVC msg=audit(1.1:1): ", ["avc:", "", "denied", "{", "read", "}"], "")
+def test_generated_records_parse_the_same(header: str, tokens: list[str], end: str) -> None:
+    _check_line(_line(header, tokens) + end.encode())
+
+
+@needs_core
+@settings(max_examples=400)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_parse_the_same_or_are_declined(data: bytes) -> None:
+    _check_line(data)
+    _check_line(b"type=SYSCALL msg=audit(1.2:3): " + data)
+
+
+@needs_core
+@settings(max_examples=400)
+@given(st.lists(_TOKENS, max_size=16), st.booleans())
+def test_the_field_splitter_is_the_reference(tokens: list[str], avc: bool) -> None:
+    assert core is not None
+    body = " ".join(tokens)
+    expected = split_fields(body, 1400 if avc else 1300)
+    assert core.split_fields(body.encode("utf-8", "surrogateescape"), avc) == expected
+
+
+@needs_core
+def test_a_huge_line_is_left_to_the_reference() -> None:
+    assert core is not None
+    line = b"type=SYSCALL msg=audit(1.2:3): a=" + b"x" * (64 * 1024)
+    assert core.parse_line(line) is None
+
+
+# ---- end to end: the CLI on both cores ------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "records", "text"])
+@pytest.mark.parametrize("raw", [False, True], ids=["interpreted", "raw"])
+def test_parse_prints_the_same_bytes_on_both_cores(fmt: str, raw: bool) -> None:
+    files = [str(p) for p in LOGS]
+    argv = [sys.executable, "-m", "trioaudit.cli.main", "parse", "--format", fmt, *files]
+    if raw:
+        argv.append("--raw")
+    env = {**os.environ, "TZ": "UTC"}
+    native = subprocess.run(argv, capture_output=True, env=env, check=True)
+    env["TRIOAUDIT_NO_EXTENSIONS"] = "1"
+    reference = subprocess.run(argv, capture_output=True, env=env, check=True)
+    assert native.stdout == reference.stdout
+    assert native.stderr == reference.stderr
+    assert len(native.stdout) > 1_000_000

@@ -1,0 +1,63 @@
+/* The audit record grammar in C: header and field splitting, no Python.
+ *
+ * Every function here either gives exactly what the reference Python code gives
+ * (trioaudit/_records/parse.py, values.py) or *declines* (returns TA_DECLINE), and
+ * the caller then runs the reference code. Declining is always correct; the C code
+ * only takes the common forms, and anything unusual (a prefix before the header,
+ * non-ASCII in the header, a type name not in the table) goes to Python.
+ *
+ * Input is attacker-controlled text (file names, argv, comm). Every access is
+ * bounds-checked against the explicit length; nothing relies on NUL termination;
+ * output goes to a growable arena whose size is checked before every write.
+ * Fuzzed under ASan/UBSan (fuzz/native/), see docs/hardening.md.
+ */
+#ifndef TRIOAUDIT_RECORDS_H
+#define TRIOAUDIT_RECORDS_H
+
+#include <stddef.h>
+
+#define TA_OK 0
+#define TA_DECLINE 1
+#define TA_NOMEM (-1)
+
+/* A piece of the input: [start, start + len). */
+typedef struct {
+    size_t start;
+    size_t len;
+} ta_span;
+
+/* The header of an audit.log line: [node=NODE ]type=TYPE [msg=]audit(SEC.MS:SERIAL):? */
+typedef struct {
+    int has_node;
+    ta_span node;
+    ta_span type;
+    ta_span sec;
+    ta_span ms;
+    ta_span serial;
+    size_t end; /* offset just past the header */
+} ta_header;
+
+/* Parse the header of a line (already stripped of trailing CR/LF/NUL). */
+int ta_parse_header(const char *s, size_t n, ta_header *out);
+
+/* One (name, value) pair: offsets into the arena. */
+typedef struct {
+    size_t name_off, name_len;
+    size_t value_off, value_len;
+} ta_item;
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    ta_item *items;
+    size_t count, icap;
+} ta_items;
+
+void ta_items_init(ta_items *it);
+void ta_items_clear(ta_items *it); /* keeps the memory */
+void ta_items_free(ta_items *it);
+
+/* Split a record body into pairs (split_fields); avc: the record is AVC/USER_AVC. */
+int ta_split_fields(const char *body, size_t n, int avc, ta_items *out);
+
+#endif
