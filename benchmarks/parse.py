@@ -212,8 +212,16 @@ def _auparse_available() -> str:
     return "" if done.returncode == 0 else "n/a (python3-audit not installed)"
 
 
+#: Name suffix of the rows that force trioaudit's pure-Python path (TRIOAUDIT_NO_EXTENSIONS=1).
+FALLBACK = " -- pure-Python fallback"
+
+
 def tools(corpus: Path) -> list[tuple[str, list[str] | None, str]]:
-    """(name, argv or None, why unavailable) for every tool, in table order."""
+    """(name, argv or None, why unavailable) for every tool, in table order.
+
+    Each trioaudit row runs on the compiled core, and again on the pure-Python
+    fallback (the row named with :data:`FALLBACK`), in the same run.
+    """
     parse_ok = (
         subprocess.run(
             [str(drain.VENV_PYTHON), "-m", "trioaudit.cli.main", "parse", "--help"],
@@ -228,7 +236,7 @@ def tools(corpus: Path) -> list[tuple[str, list[str] | None, str]]:
     walk = str(Path(__file__).with_name("auparse_walk.py"))
     auparse_missing = _auparse_available()
     ausearch = shutil.which("ausearch")
-    return [
+    ours: list[tuple[str, list[str] | None, str]] = [
         ("trioaudit parse", [*trioaudit, str(corpus)] if parse_ok else None, missing),
         (
             f"trioaudit parse --jobs 0 ({os.cpu_count()} workers + the reading process)",
@@ -245,6 +253,11 @@ def tools(corpus: Path) -> list[tuple[str, list[str] | None, str]]:
             [*trioaudit, "--format", "text", str(corpus)] if parse_ok else None,
             missing,
         ),
+    ]
+    fallbacks = [(name + FALLBACK, argv, why) for name, argv, why in ours if "--jobs" not in name]
+    return [
+        *ours,
+        *fallbacks,
         (
             "libauparse walk + interpret_field",
             None if auparse_missing else [AUPARSE_PYTHON, walk, str(corpus)],
@@ -276,6 +289,8 @@ def run(target_records: int, *, progress: Callable[[str], None]) -> tuple[int, l
                 continue
             progress(f"parse: {name}")
             env = dict(os.environ, PYTHONPATH=str(drain.REPO))
+            if name.endswith(FALLBACK):
+                env["TRIOAUDIT_NO_EXTENSIONS"] = "1"
             results.append(_run_tool(name, argv, records, env=env))
         return records, results
     finally:

@@ -247,10 +247,18 @@ static PyObject *parse_stripped(const char *s, size_t n)
         return NULL;
     }
 
-    char digits[24];
-    memcpy(digits, s + h.serial.start, h.serial.len);
-    digits[h.serial.len] = '\0';
-    PyObject *sequence = PyLong_FromString(digits, NULL, 10);
+    PyObject *sequence;
+    if (h.serial.len <= 19) {
+        unsigned long long serial = 0; /* below 10**19 < 2**64: no overflow */
+        for (size_t i = 0; i < h.serial.len; i++)
+            serial = serial * 10 + (unsigned long long)(s[h.serial.start + i] - '0');
+        sequence = PyLong_FromUnsignedLongLong(serial);
+    } else {
+        char digits[24];
+        memcpy(digits, s + h.serial.start, h.serial.len);
+        digits[h.serial.len] = '\0';
+        sequence = PyLong_FromString(digits, NULL, 10);
+    }
     PyObject *node = h.has_node ? short_str(s + h.node.start, h.node.len) : Py_NewRef(Py_None);
     PyObject *raw = decode(s, n);
     PyObject *items = NULL, *enriched = NULL, *record = NULL;

@@ -1,0 +1,24 @@
+"""Drive the CPython binding (_core.parse_line, parse_lines, split_fields) over every
+real log and the synthetic corpus: what valgrind's memcheck runs in fuzz/native/run.sh.
+
+    PYTHONMALLOC=malloc valgrind --error-exitcode=1 .venv/bin/python fuzz/native/binding_corpora.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[2]))
+
+from tests.support.synthetic import synthetic_lines
+from trioaudit._native import core
+from trioaudit._records import parse  # noqa: F401  (configures the core)
+
+assert core is not None, "the compiled core is not built"
+root = Path(__file__).parents[2] / "tests" / "data"
+lines = [line for log in sorted(root.glob("**/*.log")) for line in log.read_bytes().splitlines()]
+lines += [text.encode("utf-8", "surrogateescape") for text in synthetic_lines()]
+records = [r for r in core.parse_lines(lines) if r is not None]
+pairs = sum(len(core.split_fields(line, bool(i & 1))) for i, line in enumerate(lines))
+print(f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split")
