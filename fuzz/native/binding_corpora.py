@@ -1,4 +1,4 @@
-"""Drive the CPython binding (_core.parse_line, parse_lines, split_fields) over every
+"""Drive the CPython binding (_core.parse_line, parse_lines, split_fields, fields_json) over every
 real log and the synthetic corpus: what valgrind's memcheck runs in fuzz/native/run.sh.
 
     PYTHONMALLOC=malloc valgrind --error-exitcode=1 .venv/bin/python fuzz/native/binding_corpora.py
@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from tests.support.synthetic import synthetic_lines
 from trioaudit._native import core
 from trioaudit._records import parse  # noqa: F401  (configures the core)
+from trioaudit._records.interpret import Interpreter
 
 assert core is not None, "the compiled core is not built"
 root = Path(__file__).parents[2] / "tests" / "data"
@@ -21,4 +22,11 @@ lines = [line for log in sorted(root.glob("**/*.log")) for line in log.read_byte
 lines += [text.encode("utf-8", "surrogateescape") for text in synthetic_lines()]
 records = [r for r in core.parse_lines(lines) if r is not None]
 pairs = sum(len(core.split_fields(line, bool(i & 1))) for i, line in enumerate(lines))
-print(f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split")
+rendered = 0
+for enrichment in (True, False):
+    interpreter = Interpreter(use_enrichment=enrichment)
+    rendered += sum(len(interpreter.fields_json(r)[0]) for r in records * 2)
+print(
+    f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split, "
+    f"{rendered} characters of fields JSON"
+)

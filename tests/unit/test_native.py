@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from tests.support.synthetic import synthetic_lines
 from trioaudit import _native
+from trioaudit._records.interpret import Interpreter
 from trioaudit._records.model import AuditRecord
 from trioaudit._records.parse import (
     RecordParseError,
@@ -157,6 +158,16 @@ _TOKENS = st.sampled_from(
 )  # fmt: skip
 
 
+#: SYSCALL-shaped fields: arch/syscall at the positions the call is read from, odd args.
+_ARGUMENTS = st.sampled_from(
+    [
+        "arch=c000003e", "arch=40000003", "arch=zz", "syscall=59", "syscall=102", "syscall=2",
+        "syscall=-1", "a0=3", "a0=ffffff9c", "a1=7ffd0001", "a1=\x01", "a2=241", "a3=0",
+        "a3=é", "success=yes", "exit=-13", "items=2", "pid=1", 'exe="/bin/x"',
+    ]
+)  # fmt: skip
+
+
 def _line(header: str, tokens: list[str]) -> bytes:
     return (header + " ".join(tokens)).encode("utf-8", "surrogateescape")
 
@@ -229,3 +240,48 @@ def test_parse_prints_the_same_bytes_on_both_cores(fmt: str, raw: bool) -> None:
     assert native.stdout == reference.stdout
     assert native.stderr == reference.stderr
     assert len(native.stdout) > 1_000_000
+
+
+# ---- fields_json: the interpreter's JSON pipeline ---------------------------------------
+
+
+def _records_of(lines: list[bytes]) -> list[AuditRecord]:
+    out = []
+    for line in lines:
+        try:
+            out.append(reference_parse_log_line(line))
+        except RecordParseError:
+            pass
+    return out
+
+
+@needs_core
+@pytest.mark.parametrize("enrichment", [True, False], ids=["enriched", "computed"])
+def test_fields_json_is_the_reference_on_every_corpus(enrichment: bool) -> None:
+    records = _records_of(list(_corpus_lines()))
+    native, reference = (
+        Interpreter(use_enrichment=enrichment),
+        Interpreter(use_enrichment=enrichment),
+    )
+    assert native._native_json is not None
+    # Twice: the second pass runs on warm memos (the core's and the reference's).
+    for record in records * 2:
+        assert native.fields_json(record) == reference.reference_fields_json(record), record.raw
+
+
+@needs_core
+@settings(max_examples=400)
+@given(_HEADERS, st.lists(_TOKENS | _ARGUMENTS, max_size=14))
+def test_fields_json_is_the_reference_on_generated_records(header: str, tokens: list[str]) -> None:
+    try:
+        record = reference_parse_log_line(_line(header, tokens))
+    except RecordParseError:
+        return
+    native, reference = Interpreter(), Interpreter()
+    for _ in range(2):
+        assert native.fields_json(record) == reference.reference_fields_json(record)
+
+
+def test_interpreters_the_core_does_not_serve_take_the_reference_path() -> None:
+    assert Interpreter(memoise=False)._native_json is None
+    assert Interpreter(escape=False)._native_json is None

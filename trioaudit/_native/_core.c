@@ -374,6 +374,314 @@ static PyObject *split_fields(PyObject *self, PyObject *args)
     return list;
 }
 
+/* ---- fields_json: Interpreter.fields_json's JSON pipeline ------------------------- */
+
+/* A JSON string literal of ASCII text with nothing below 0x20 ('"' and '\\' escaped),
+ * appended to buf; 0 when the text is anything else (the reference renders it). */
+static int json_ascii(PyObject *text, char **buf, size_t *len, size_t *cap)
+{
+    if (!PyUnicode_IS_ASCII(text))
+        return 0;
+    const unsigned char *p = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t k = PyUnicode_GET_LENGTH(text);
+    if ((size_t)k > (SIZE_MAX - 8) / 2 - *len)
+        return 0;
+    size_t need = *len + 2 * (size_t)k + 2;
+    if (need > *cap) {
+        size_t grown = *cap ? *cap : 256;
+        while (grown < need)
+            grown *= 2;
+        char *b = PyMem_Realloc(*buf, grown);
+        if (!b)
+            return -1;
+        *buf = b;
+        *cap = grown;
+    }
+    char *out = *buf + *len;
+    *out++ = '"';
+    for (Py_ssize_t i = 0; i < k; i++) {
+        unsigned char c = p[i];
+        if (c < 0x20)
+            return 0;
+        if (c == '"' || c == '\\')
+            *out++ = '\\';
+        *out++ = (char)c;
+    }
+    *out++ = '"';
+    *len = (size_t)(out - *buf);
+    return 1;
+}
+
+/* The fragment "name":"value" of a VERBATIM field, or NULL with no error to decline. */
+static PyObject *verbatim_fragment(PyObject *name, PyObject *value)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    PyObject *out = NULL;
+    int ok = json_ascii(name, &buf, &len, &cap);
+    if (ok > 0) {
+        if (len + 1 > cap) {
+            char *b = PyMem_Realloc(buf, cap + 16);
+            ok = b ? 1 : -1;
+            if (b) {
+                buf = b;
+                cap += 16;
+            }
+        }
+        if (ok > 0) {
+            buf[len++] = ':';
+            ok = json_ascii(value, &buf, &len, &cap);
+        }
+    }
+    if (ok > 0)
+        out = PyUnicode_DecodeASCII(buf, (Py_ssize_t)len, NULL);
+    else if (ok < 0)
+        PyErr_NoMemory();
+    PyMem_Free(buf);
+    return out;
+}
+
+/* How fields of this name in records of this type print (memoised in
+ * kinds[rtype][name] from the Python answer, Interpreter._native_kind): KIND_OTHER,
+ * KIND_VERBATIM, or KIND_ARG + i for syscall argument i. -1 on error. */
+enum { KIND_OTHER = 0, KIND_VERBATIM = 1, KIND_SYSCALL = 2, KIND_ARG = 10 };
+
+static long field_kind(PyObject *verbatim, PyObject *rtype, PyObject *name, PyObject *ask)
+{
+    PyObject *names = PyDict_GetItemWithError(verbatim, rtype);
+    if (!names) {
+        if (PyErr_Occurred())
+            return -1;
+        names = PyDict_New();
+        if (!names || PyDict_SetItem(verbatim, rtype, names) < 0) {
+            Py_XDECREF(names);
+            return -1;
+        }
+        Py_DECREF(names); /* the dict holds it */
+    }
+    PyObject *answer = PyDict_GetItemWithError(names, name);
+    if (!answer) {
+        if (PyErr_Occurred())
+            return -1;
+        answer = PyObject_CallFunctionObjArgs(ask, rtype, name, NULL);
+        if (!answer)
+            return -1;
+        int stored = PyDict_SetItem(names, name, answer);
+        Py_DECREF(answer);
+        if (stored < 0)
+            return -1;
+    }
+    return PyLong_AsLong(answer);
+}
+
+/* "aN":"0x<value>" -- the generic argument printer (printers._hex), or NULL with no
+ * error to decline. */
+static PyObject *hex_argument_fragment(PyObject *name, PyObject *value)
+{
+    if (!PyUnicode_IS_ASCII(value))
+        return NULL;
+    PyObject *text = PyUnicode_FromFormat("0x%U", value);
+    if (!text)
+        return NULL;
+    PyObject *fragment = verbatim_fragment(name, text);
+    Py_DECREF(text);
+    return fragment;
+}
+
+/* What the record's call decides, memoised in masks under the items the call is read
+ * from (Interpreter._call_site's key), from the Python answer: a borrowed
+ * (mask, syscall) tuple -- mask: which of a0..a3 print with the generic hex printer;
+ * syscall: the finished fragment of the syscall= field at index 1, or None when it
+ * cannot be shared (socketcall/ipc read a0). NULL on error. */
+static PyObject *call_site(PyObject *masks, PyObject *record, PyObject *items, PyObject *ask)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    PyObject *parts[4];
+    for (int i = 0; i < 4; i++)
+        parts[i] = Py_None;
+    if (n > 0)
+        parts[0] = PyTuple_GET_ITEM(items, 0);
+    if (n > 1)
+        parts[1] = PyTuple_GET_ITEM(items, 1);
+    if (n > 9 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, 9), 0), "arch") == 0)
+        parts[2] = PyTuple_GET_ITEM(items, 9);
+    if (n > 10 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, 10), 0), "syscall") == 0)
+        parts[3] = PyTuple_GET_ITEM(items, 10);
+    PyObject *key = PyTuple_Pack(4, parts[0], parts[1], parts[2], parts[3]);
+    if (!key)
+        return -1;
+    PyObject *site = PyDict_GetItemWithError(masks, key);
+    if (!site && !PyErr_Occurred()) {
+        site = PyObject_CallOneArg(ask, record);
+        if (site && (!PyTuple_CheckExact(site) || PyTuple_GET_SIZE(site) != 2 ||
+                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 0)))) {
+            PyErr_SetString(PyExc_TypeError, "call site: expected (int, str | None)");
+            Py_CLEAR(site);
+        }
+        if (site) {
+            if (PyDict_GET_SIZE(masks) >= 4096)
+                PyDict_Clear(masks);
+            int stored = PyDict_SetItem(masks, key, site);
+            Py_DECREF(site); /* the dict holds it now */
+            if (stored < 0)
+                site = NULL;
+        }
+    }
+    Py_DECREF(key);
+    return site;
+}
+
+static PyObject *record_slot(PyObject *record, int field)
+{
+    return *(PyObject **)((char *)record + field_offsets[field]);
+}
+
+/* fields_json(record, by_type, overrides, kinds, ask_kind, masks, ask_mask, fill)
+ *     -> (json, repeats) | None
+ *
+ * Interpreter.fields_json for the memoised, escaping JSON pipeline: memo lookups,
+ * auditd's translations over them, VERBATIM fields of plain ASCII finished here, and
+ * fill(record, finished, cache) -- the reference's _fill -- for whatever is left. */
+static PyObject *fields_json(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *record, *by_type, *overrides, *verbatim, *ask, *masks, *ask_mask, *fill;
+    if (!PyArg_ParseTuple(args, "OO!OO!OO!OO", &record, &PyDict_Type, &by_type, &overrides,
+                          &PyDict_Type, &verbatim, &ask, &PyDict_Type, &masks, &ask_mask, &fill))
+        return NULL;
+    PyObject *site = NULL; /* borrowed from masks; asked for at most once */
+    long mask = 0;
+    if (!record_class || Py_TYPE(record) != record_class)
+        Py_RETURN_NONE;
+    PyObject *items = record_slot(record, F_ITEMS);
+    PyObject *rtype = record_slot(record, F_TYPE);
+    if (!items || !rtype || !PyTuple_CheckExact(items) || PyTuple_GET_SIZE(items) > 128)
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    int repeats = 0;
+    for (Py_ssize_t i = 0; i < n && !repeats; i++) {
+        PyObject *a = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
+        for (Py_ssize_t j = 0; j < i; j++) {
+            PyObject *b = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0);
+            int same = a == b ? 1 : PyUnicode_Compare(a, b) == 0;
+            if (same) {
+                repeats = 1;
+                break;
+            }
+        }
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *cache = PyDict_GetItemWithError(by_type, rtype);
+    if (!cache) {
+        if (PyErr_Occurred())
+            return NULL;
+        cache = PyDict_New();
+        if (!cache || PyDict_SetItem(by_type, rtype, cache) < 0) {
+            Py_XDECREF(cache);
+            return NULL;
+        }
+        Py_DECREF(cache);
+    }
+    Py_INCREF(cache);
+    PyObject *finished = PyList_New(n);
+    PyObject *result = NULL;
+    if (!finished)
+        goto done;
+    int missing = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        PyObject *done = PyDict_GetItemWithError(cache, item);
+        if (!done && PyErr_Occurred())
+            goto done;
+        if (overrides != Py_None) {
+            PyObject *found = PyDict_GetItemWithError(overrides, PyTuple_GET_ITEM(item, 0));
+            if (!found && PyErr_Occurred())
+                goto done;
+            if (found)
+                done = found;
+        }
+        if (!done) {
+            long kind = field_kind(verbatim, rtype, PyTuple_GET_ITEM(item, 0), ask);
+            if (kind < 0)
+                goto done;
+            int call = (kind >= KIND_ARG && kind < KIND_ARG + 4) || (kind == KIND_SYSCALL && i == 1);
+            if (call && !site) {
+                site = call_site(masks, record, items, ask_mask);
+                if (!site)
+                    goto done;
+                Py_INCREF(site); /* a clear of masks by a later record must not free it */
+                mask = PyLong_AsLong(PyTuple_GET_ITEM(site, 0));
+                if (mask == -1 && PyErr_Occurred())
+                    goto done;
+            }
+            PyObject *fragment = NULL;
+            if (kind == KIND_SYSCALL && i == 1 && PyUnicode_CheckExact(PyTuple_GET_ITEM(site, 1)))
+                fragment = Py_NewRef(PyTuple_GET_ITEM(site, 1));
+            else if (kind == KIND_VERBATIM)
+                fragment = verbatim_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+            else if (kind >= KIND_ARG && kind < KIND_ARG + 4 && (mask >> (kind - KIND_ARG)) & 1)
+                fragment = hex_argument_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+            {
+                if (!fragment && PyErr_Occurred())
+                    goto done;
+                if (fragment) {
+                    PyList_SET_ITEM(finished, i, fragment);
+                    continue;
+                }
+            }
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(finished, i, Py_None);
+            missing = 1;
+            continue;
+        }
+        Py_INCREF(done);
+        PyList_SET_ITEM(finished, i, done);
+    }
+    if (missing) {
+        PyObject *r = PyObject_CallFunctionObjArgs(fill, record, finished, cache, NULL);
+        if (!r)
+            goto done;
+        Py_DECREF(r);
+    }
+    PyObject *parts = finished;
+    Py_INCREF(parts);
+    if (repeats) { /* the first of a repeated name wins, as in Interpreter.interpret */
+        Py_DECREF(parts);
+        parts = PyList_New(0);
+        if (!parts)
+            goto done;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *a = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
+            int seen = 0;
+            for (Py_ssize_t j = 0; j < i && !seen; j++) {
+                PyObject *b = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0);
+                seen = a == b || PyUnicode_Compare(a, b) == 0;
+            }
+            if (!seen && PyList_Append(parts, PyList_GET_ITEM(finished, i)) < 0) {
+                Py_DECREF(parts);
+                goto done;
+            }
+        }
+    }
+    PyObject *comma = PyUnicode_FromString(",");
+    PyObject *joined = comma ? PyUnicode_Join(comma, parts) : NULL;
+    Py_XDECREF(comma);
+    Py_DECREF(parts);
+    if (!joined)
+        goto done;
+    PyObject *json = PyUnicode_FromFormat("{%U}", joined);
+    Py_DECREF(joined);
+    if (!json)
+        goto done;
+    result = Py_BuildValue("(NO)", json, repeats ? Py_True : Py_False);
+done:
+    Py_XDECREF(site);
+    Py_XDECREF(finished);
+    Py_DECREF(cache);
+    return result;
+}
+
 static PyObject *configure(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -421,6 +729,7 @@ static PyMethodDef methods[] = {
     {"parse_line", parse_line, METH_O, "parse_log_line(line) in C, or None to decline."},
     {"parse_lines", parse_lines, METH_O, "parse_line() of each line of a sequence."},
     {"split_fields", split_fields, METH_VARARGS, "The C field splitter (for the tests)."},
+    {"fields_json", fields_json, METH_VARARGS, "Interpreter.fields_json in C, or None."},
     {NULL, NULL, 0, NULL},
 };
 

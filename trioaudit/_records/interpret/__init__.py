@@ -48,6 +48,7 @@ from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import Any, Generic, Protocol, TypeVar
 
+from ..._native import core
 from ..._tables import auparse as _T
 from ..._tables.msgtypes import AuditMessageType as _M
 from ..values import decode_value
@@ -257,7 +258,17 @@ class Interpreter:
     rules are the same code; only how a finished field is written differs.
     """
 
-    __slots__ = ("_db", "_escape", "_json", "_memoise", "_pairs", "_sites", "_use_enrichment")
+    __slots__ = (
+        "_db",
+        "_escape",
+        "_json",
+        "_memoise",
+        "_native_json",
+        "_pairs",
+        "_sites",
+        "_use_enrichment",
+        "_verbatim",
+    )
 
     def __init__(
         self,
@@ -274,6 +285,12 @@ class Interpreter:
         self._pairs: _Memos[tuple[str, str]] = _Memos(_pair)
         self._json: _Memos[str] = _Memos(_fragment)
         self._sites: dict[tuple[object, ...], tuple[str | None, int, str]] = {}
+        self._verbatim: dict[int, dict[str, int]] = {}
+        # The compiled core runs this pipeline when it is there (the memoised, escaping
+        # one: the core knows no other); it declines what it cannot take.
+        self._native_json: Callable[[RecordView], tuple[str, bool] | None] | None = None
+        if core is not None and memoise and escape:
+            self._native_json = self._make_native_json()
 
     @property
     def db(self) -> SystemDatabase:
@@ -307,6 +324,14 @@ class Interpreter:
         of an interpreter that memoises nothing, on every corpus and on generated
         records.
         """
+        if self._native_json is not None:
+            done = self._native_json(record)
+            if done is not None:
+                return done
+        return self.reference_fields_json(record)
+
+    def reference_fields_json(self, record: RecordView) -> tuple[str, bool]:
+        """:meth:`fields_json` on the pure-Python path (the reference the core is held to)."""
         fragments, repeats = self._finished(record, self._json)
         if repeats:
             # The first one wins, as in interpret().
@@ -318,6 +343,56 @@ class Interpreter:
                     unique.append(kept)
             fragments = unique
         return "{" + ",".join(fragments) + "}", repeats
+
+    def _make_native_json(self) -> Callable[[RecordView], tuple[str, bool] | None]:
+        """The core's fields_json bound to this interpreter's memos and fill step."""
+        assert core is not None
+        native = core.fields_json
+        memos = self._json
+        by_type, kinds, fill = memos.by_type, self._verbatim, self._fill
+        masks: dict[object, tuple[int, str | None]] = {}
+        call_site = self._call_site
+        use_enrichment = self._use_enrichment
+        multiplexed = tuple(f'{_json_string("syscall")}:"{name}' for name in _MULTIPLEXERS)
+
+        def site_of(record: RecordView) -> tuple[int, str | None]:
+            # What the record's call decides (the core memoises it per call site):
+            # which of a0..a3 print as 0x<value>, and the finished syscall= field at
+            # index 1 unless socketcall/ipc make it read a0 too.
+            syscall_name = call_site(record)[2]
+            mask = 0
+            for index in range(4):
+                if _printers.argument_printer(index, syscall_name) is _printers.print_hex_argument:
+                    mask |= 1 << index
+            items = record.items
+            fragment: str | None = None
+            if len(items) > 1 and items[1][0] == "syscall":
+                cls = _cached_class(record.type, "syscall", items[1][1])
+                if cls == "SYSCALL" and len(items[1][1]) <= MEMO_VALUE_LENGTH:
+                    finished: list[str | None] = [""] * len(items)
+                    finished[1] = None
+                    fill(record, finished, memos.by_type.setdefault(record.type, {}), memos)
+                    text = finished[1]
+                    if text is not None and not text.startswith(multiplexed):
+                        fragment = text
+            return mask, fragment
+
+        def fill_json(record: RecordView, finished: list[str | None], cache: Any) -> None:
+            fill(record, finished, cache, memos)
+
+        def native_json(record: RecordView) -> tuple[str, bool] | None:
+            enriched = record.enriched
+            overrides = (
+                self._overrides(record.type, enriched, memos)
+                if use_enrichment and enriched
+                else None
+            )
+            done: tuple[str, bool] | None = native(
+                record, by_type, overrides, kinds, _native_kind, masks, site_of, fill_json
+            )
+            return done
+
+        return native_json
 
     # ---- the pipeline ----------------------------------------------------------
 
@@ -466,6 +541,22 @@ class Interpreter:
                 memos.overrides.clear()
             memos.overrides[key] = (enriched, overrides)
         return overrides
+
+
+def _native_kind(record_type: int, name: str) -> int:
+    """What the core may finish by itself of this field, whatever its value: 1 when it
+    prints as logged (``Memo.VERBATIM``), 2 for ``syscall`` (its text is shared per
+    call site), 10 + i when it is syscall argument i (printed by the generic hex printer
+    where the call says so), 0 for the rest."""
+    if name in _VALUE_DEPENDENT or record_type == _TRUSTED_APP:
+        return 0
+    cls = field_class(record_type, name, "")
+    if _printers.PRINTERS[cls][1] is Memo.VERBATIM:
+        return 1
+    if cls == "SYSCALL":
+        return 2
+    index = _ARG_INDEX.get(cls)
+    return 10 + index if index is not None else 0
 
 
 _first = itemgetter(0)

@@ -1067,6 +1067,8 @@ def _arg_printer(index: int, sys: str) -> Printer:
 
 #: The printer of argument *index* (0-3) of a syscall ("" when unknown), memoised.
 argument_printer = _arg_printer
+#: The generic argument printer, ``0x`` + the value (the compiled core knows it).
+print_hex_argument = _hex
 #: The syscall name the argument printers choose by (None: no machine).
 syscall_name_of = _syscall_name
 
