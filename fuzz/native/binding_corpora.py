@@ -1,5 +1,6 @@
-"""Drive the CPython binding (_core.parse_line, parse_lines, split_fields, fields_json) over every
-real log and the synthetic corpus: what valgrind's memcheck runs in fuzz/native/run.sh.
+"""Drive the CPython binding (_core.parse_line, parse_lines, parse_kernel, split_fields,
+fields_json) over every real log and the synthetic corpus: what valgrind's memcheck runs
+in fuzz/native/run.sh.
 
     PYTHONMALLOC=malloc valgrind --error-exitcode=1 .venv/bin/python fuzz/native/binding_corpora.py
 """
@@ -21,6 +22,9 @@ root = Path(__file__).parents[2] / "tests" / "data"
 lines = [line for log in sorted(root.glob("**/*.log")) for line in log.read_bytes().splitlines()]
 lines += [text.encode("utf-8", "surrogateescape") for text in synthetic_lines()]
 records = [r for r in core.parse_lines(lines) if r is not None]
+for record in records:  # the same records as the kernel sends them (the live path)
+    text = record.raw[record.raw.find("audit(") :].split("\x1d", 1)[0] + "\x00"
+    core.parse_kernel(record.type, record.type_name, text, None)
 pairs = sum(len(core.split_fields(line, bool(i & 1))) for i, line in enumerate(lines))
 rendered = 0
 for enrichment in (True, False):

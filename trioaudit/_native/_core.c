@@ -214,12 +214,25 @@ static PyObject *items_tuple(const ta_items *it)
     return tuple;
 }
 
+static PyObject *build_record(const char *s, size_t n, const ta_header *hp, PyObject *kernel_name,
+                              long kernel_type, PyObject *raw_text, PyObject *kernel_node);
+
 /* Parse one stripped line; Py_None (new reference) to decline, NULL on error. */
 static PyObject *parse_stripped(const char *s, size_t n)
 {
     ta_header h;
     if ((Py_ssize_t)n > max_record_length || ta_parse_header(s, n, &h) != TA_OK)
         Py_RETURN_NONE;
+    return build_record(s, n, &h, NULL, 0, NULL, NULL);
+}
+
+/* The record of a parsed header: from a log line (kernel_name NULL: the type is named in
+ * the line) or from a netlink record (its type's number and name given, raw_text the
+ * payload as a str, kernel_node the node to attach). */
+static PyObject *build_record(const char *s, size_t n, const ta_header *hp, PyObject *kernel_name,
+                              long kernel_type, PyObject *raw_text, PyObject *kernel_node)
+{
+    ta_header h = *hp;
     if (h.sec.len > 12 || h.serial.len > 20)
         Py_RETURN_NONE; /* out of range: the reference raises its own error */
     long long sec = 0;
@@ -231,20 +244,27 @@ static PyObject *parse_stripped(const char *s, size_t n)
     for (size_t i = 0; i < 3; i++)
         ms = ms * 10 + (i < h.ms.len ? s[h.ms.start + i] - '0' : 0);
 
-    PyObject *name = short_str(s + h.type.start, h.type.len);
-    if (!name)
-        return NULL;
-    PyObject *number_obj = PyDict_GetItemWithError(log_numbers, name); /* borrowed */
-    if (!number_obj) {
-        Py_DECREF(name);
-        if (PyErr_Occurred())
+    PyObject *name;
+    long number;
+    if (kernel_name) {
+        name = Py_NewRef(kernel_name);
+        number = kernel_type;
+    } else {
+        name = short_str(s + h.type.start, h.type.len);
+        if (!name)
             return NULL;
-        Py_RETURN_NONE; /* numbers, UNKNOWN[n], names we lack: the reference names them */
-    }
-    long number = PyLong_AsLong(number_obj);
-    if (number == -1 && PyErr_Occurred()) {
-        Py_DECREF(name);
-        return NULL;
+        PyObject *number_obj = PyDict_GetItemWithError(log_numbers, name); /* borrowed */
+        if (!number_obj) {
+            Py_DECREF(name);
+            if (PyErr_Occurred())
+                return NULL;
+            Py_RETURN_NONE; /* numbers, UNKNOWN[n], names we lack: the reference names them */
+        }
+        number = PyLong_AsLong(number_obj);
+        if (number == -1 && PyErr_Occurred()) {
+            Py_DECREF(name);
+            return NULL;
+        }
     }
 
     PyObject *sequence;
@@ -259,8 +279,10 @@ static PyObject *parse_stripped(const char *s, size_t n)
         digits[h.serial.len] = '\0';
         sequence = PyLong_FromString(digits, NULL, 10);
     }
-    PyObject *node = h.has_node ? short_str(s + h.node.start, h.node.len) : Py_NewRef(Py_None);
-    PyObject *raw = decode(s, n);
+    PyObject *node = kernel_name ? Py_NewRef(kernel_node)
+                     : h.has_node ? short_str(s + h.node.start, h.node.len)
+                                  : Py_NewRef(Py_None);
+    PyObject *raw = raw_text ? Py_NewRef(raw_text) : decode(s, n);
     PyObject *items = NULL, *enriched = NULL, *record = NULL;
     if (!sequence || !node || !raw)
         goto done;
@@ -324,6 +346,40 @@ static PyObject *parse_line(PyObject *self, PyObject *line)
     while (n && strippable(s[n - 1]))
         n--;
     return parse_stripped(s, n);
+}
+
+/* parse_kernel(type, name, text, node) -> AuditRecord | None:
+ * parse_kernel_record(type, text, node=node) for a payload already decoded to str. */
+static PyObject *parse_kernel(PyObject *self, PyObject *args)
+{
+    (void)self;
+    long type;
+    PyObject *name, *text, *node;
+    if (!PyArg_ParseTuple(args, "lUUO", &type, &name, &text, &node))
+        return NULL;
+    if (!record_class) {
+        PyErr_SetString(PyExc_RuntimeError, "trioaudit._native._core is not configured");
+        return NULL;
+    }
+    Py_ssize_t size;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &size);
+    if (!s) {
+        PyErr_Clear(); /* lone surrogates: not UTF-8, the reference's business */
+        Py_RETURN_NONE;
+    }
+    size_t n = (size_t)size;
+    while (n && (s[n - 1] == '\0' || s[n - 1] == '\n')) /* rstrip("\x00\n") */
+        n--;
+    ta_header h;
+    memset(&h, 0, sizeof(h));
+    if ((Py_ssize_t)n > max_record_length || ta_parse_stamp(s, n, &h) != TA_OK)
+        Py_RETURN_NONE;
+    PyObject *raw = (Py_ssize_t)n == size ? Py_NewRef(text) : decode(s, n);
+    if (!raw)
+        return NULL;
+    PyObject *record = build_record(s, n, &h, name, type, raw, node);
+    Py_DECREF(raw);
+    return record;
 }
 
 static PyObject *parse_lines(PyObject *self, PyObject *lines)
@@ -509,7 +565,7 @@ static PyObject *call_site(PyObject *masks, PyObject *record, PyObject *items, P
         parts[3] = PyTuple_GET_ITEM(items, 10);
     PyObject *key = PyTuple_Pack(4, parts[0], parts[1], parts[2], parts[3]);
     if (!key)
-        return -1;
+        return NULL;
     PyObject *site = PyDict_GetItemWithError(masks, key);
     if (!site && !PyErr_Occurred()) {
         site = PyObject_CallOneArg(ask, record);
@@ -728,6 +784,7 @@ static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, "Hand over the objects records are made of."},
     {"parse_line", parse_line, METH_O, "parse_log_line(line) in C, or None to decline."},
     {"parse_lines", parse_lines, METH_O, "parse_line() of each line of a sequence."},
+    {"parse_kernel", parse_kernel, METH_VARARGS, "parse_kernel_record() in C, or None."},
     {"split_fields", split_fields, METH_VARARGS, "The C field splitter (for the tests)."},
     {"fields_json", fields_json, METH_VARARGS, "Interpreter.fields_json in C, or None."},
     {NULL, NULL, 0, NULL},

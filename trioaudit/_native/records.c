@@ -79,6 +79,13 @@ int ta_parse_header(const char *s, size_t n, ta_header *h)
     i += 1;
     if (starts_with(s, n, i, "msg="))
         i += 4;
+    h->end = i;
+    return ta_parse_stamp(s, n, h);
+}
+
+int ta_parse_stamp(const char *s, size_t n, ta_header *h)
+{
+    size_t i = h->end;
     if (!starts_with(s, n, i, "audit("))
         return TA_DECLINE;
     i += 6;

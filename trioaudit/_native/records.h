@@ -40,6 +40,10 @@ typedef struct {
 /* Parse the header of a line (already stripped of trailing CR/LF/NUL). */
 int ta_parse_header(const char *s, size_t n, ta_header *out);
 
+/* Parse the stamp audit(SEC.MS:SERIAL):? at h->end (set it first; ta_parse_header sets it
+ * after the type) -- on its own, the header of a record the kernel sends over netlink. */
+int ta_parse_stamp(const char *s, size_t n, ta_header *out);
+
 /* One (name, value) pair: offsets into the arena. */
 typedef struct {
     size_t name_off, name_len;

@@ -68,6 +68,7 @@ __all__ = [
     "parse_kernel_record",
     "parse_log_line",
     "record_body",
+    "reference_parse_kernel_record",
     "reference_parse_log_line",
 ]
 
@@ -230,6 +231,17 @@ def parse_kernel_record(
         RecordParseError: The payload has no ``audit(sec.ms:serial)`` stamp or is
             longer than :data:`MAX_RECORD_LENGTH`.
     """
+    if _native_parse_kernel is not None and fields and isinstance(text, str):
+        record = _native_parse_kernel(msg_type, type_name(msg_type), text, node)
+        if record is not None:
+            return record
+    return reference_parse_kernel_record(msg_type, text, node=node, fields=fields)
+
+
+def reference_parse_kernel_record(
+    msg_type: int, text: str | bytes, *, node: str | None = None, fields: bool = True
+) -> AuditRecord:
+    """:func:`parse_kernel_record` on the pure-Python path (the core's reference)."""
     raw = _as_text(text).rstrip("\x00\n")
     if len(raw) > MAX_RECORD_LENGTH:
         raise RecordParseError(f"record longer than {MAX_RECORD_LENGTH} characters")
@@ -319,3 +331,6 @@ def _configure_native() -> Callable[[str | bytes], AuditRecord | None] | None:
 
 
 _native_parse_line = _configure_native()
+_native_parse_kernel: Callable[[int, str, str, str | None], AuditRecord | None] | None = (
+    core.parse_kernel if _native_parse_line is not None else None  # type: ignore[union-attr]
+)
