@@ -36,6 +36,9 @@ _OVERFLOW = Overflow()
 class FakeTransport:
     """One client's socket to the fake kernel, in memory."""
 
+    #: Batches receive_batch returned: the reader's wake-ups with data.
+    batches_returned = 0
+
     def __init__(self, port: KernelPort) -> None:
         self.port = port
         self._readable = trio.lowlevel.ParkingLot()
@@ -74,6 +77,7 @@ class FakeTransport:
         while True:
             taken = self.port.take(max_batch)
             if taken:
+                self.batches_returned += 1
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return [_OVERFLOW if item is ENOBUFS else item for item in taken]
             await self._readable.park()

@@ -245,3 +245,29 @@ async def test_a_slow_event_consumer_backs_up_into_counted_record_drops(
         with trio.fail_after(5):
             got = [await events.receive() for _ in range(51 - dropped)]
     assert len(got) == 51 - dropped
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.25])
+async def test_the_wakeup_delay_batches_records_and_never_holds_back_a_reply(delay: float) -> None:
+    kernel = FakeKernel()
+    connect = FakeConnector(kernel)
+    async with (
+        open_fake_client(kernel, "unicast", connector=connect, wakeup_delay=delay) as client,
+        client.records() as records,
+    ):
+        await records.receive()  # the CONFIG_CHANGE of our registration
+        # A request is answered at once, although the reader may be in its delay.
+        started = trio.current_time()
+        await client.get_status()
+        assert trio.current_time() - started < 0.1
+        before = connect.transport.batches_returned
+        # Ten records 10 ms apart: one wake-up each without a delay, a few with one.
+        texts = []
+        for i in range(10):
+            texts.append(kernel.emit(T.USER, f"msg='n={i}'"))
+            await trio.sleep(0.01)
+        with trio.fail_after(5):
+            got = await _take(records, 10)
+        assert [r.text for r in got] == texts
+        wakeups = connect.transport.batches_returned - before
+        assert wakeups <= 2 if delay else wakeups >= 8, wakeups

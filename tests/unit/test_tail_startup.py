@@ -5,6 +5,10 @@ What it says on the live kernel is checked in tests/kernel/test_tail_startup.py.
 
 from __future__ import annotations
 
+import io
+import os
+from pathlib import Path
+
 from trioaudit.cli.tail import EXAMPLE_RULE, listening_line
 
 
@@ -35,3 +39,22 @@ def test_listening_line_without_rules_says_how_to_add_one() -> None:
         "trioaudit rules add '-a always,exit -F arch=b64 -S execve -k exec'"
     )
     assert EXAMPLE_RULE in line and "\n" not in line
+
+
+def test_only_files_and_sinks_are_written_inline(tmp_path: Path) -> None:
+    """tail writes regular files and /dev/null inline; pipes and terminals, which can
+    stall, from a worker thread."""
+    from trioaudit.cli.tail import _never_blocks
+
+    with open(tmp_path / "out.jsonl", "w") as regular, open(os.devnull, "w") as sink:
+        assert _never_blocks(regular)
+        assert _never_blocks(sink)
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as reader, os.fdopen(write_end, "w") as pipe:
+        assert not _never_blocks(pipe)
+        assert reader.readable()
+    leader, follower = os.openpty()
+    with os.fdopen(leader, "w") as pty_leader, os.fdopen(follower, "w") as terminal:
+        assert not _never_blocks(terminal)
+        assert pty_leader.writable()
+    assert not _never_blocks(io.StringIO())
