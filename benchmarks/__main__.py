@@ -16,7 +16,7 @@ from pathlib import Path
 
 from trioaudit.tui.model import DEFAULT_RING_SIZE
 
-from . import _report, drain, parse, tui
+from . import _report, drain, execcpu, parse, tui
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 #: Full run: a flood, then paced rates (events/s); each storm lasts up to STORM_SECONDS.
@@ -30,9 +30,14 @@ QUICK_PARSE_RECORDS = 20_000
 #: TUI under flood: a replay of at least this many events into the default ring.
 FULL_TUI = tui.TuiSettings(events=1_000_000, ring=DEFAULT_RING_SIZE, sample_interval=1.0)
 QUICK_TUI = tui.TuiSettings(events=5_000, ring=1_000, sample_interval=0.2)
-SECTIONS = ("drain", "parse", "tui")
+#: CPU at paced exec rates (exec/s), each for CPU_SECONDS.
+CPU_RATES = (100, 1_000, 5_000)
+CPU_SECONDS = 10.0
+QUICK_CPU_RATES = (1_000,)
+QUICK_CPU_SECONDS = 1.0
+SECTIONS = ("drain", "cpu", "parse", "tui")
 #: Sections that talk to the kernel (root, and a clean kernel afterwards).
-KERNEL_SECTIONS = ("drain", "parse")
+KERNEL_SECTIONS = ("drain", "cpu", "parse")
 
 
 def _storms(rates: list[int]) -> list[drain.StormSettings]:
@@ -80,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
             storms = _storms(list(FULL_RATES))
         sections["drain"] = _report.drain_section(
             drain.run(storms, progress=progress, only=args.readers)
+        )
+    if "cpu" in only:
+        rates = QUICK_CPU_RATES if args.quick else CPU_RATES
+        seconds = QUICK_CPU_SECONDS if args.quick else CPU_SECONDS
+        sections["cpu"] = _report.cpu_section(
+            seconds, execcpu.run(list(rates), seconds, progress=progress)
         )
     if "parse" in only:
         target = args.records or (QUICK_PARSE_RECORDS if args.quick else FULL_PARSE_RECORDS)

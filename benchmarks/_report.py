@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .drain import BACKLOG_LIMIT, RECORDS_PER_EVENT, RULE, ReaderResult, StormSettings
+from .execcpu import CpuResult
 from .parse import ParseResult
 from .tui import SIZE as TUI_SIZE
 from .tui import TuiResult, percentile
@@ -39,6 +40,11 @@ everything else is hand-written and preserved.
 
 <!-- drain:begin -->
 <!-- drain:end -->
+
+## CPU at a paced exec rate
+
+<!-- cpu:begin -->
+<!-- cpu:end -->
 
 ## Parsing audit.log
 
@@ -161,6 +167,39 @@ def drain_section(results: Sequence[tuple[StormSettings, Sequence[ReaderResult]]
                 f"{r.silent:,} | "
                 f"{r.peak_backlog:,} | {r.cpu_percent:.0f} | {_mib(r.peak_rss_kib)} | "
                 f"{r.note} |"
+            )
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def cpu_section(seconds: float, results: Sequence[CpuResult]) -> str:
+    """The CPU tables, one per exec rate, with ratios against auditd ENRICHED and RAW."""
+    parts = [
+        "One rule `-a always,exit -F arch=b64 -S execve`; `benchmarks/exec_storm.c` "
+        f"fork+execs `/bin/true` at the rate for up to {seconds:g} s; each reader alone, "
+        "as the registered audit daemon: auditd 3.0.9 writing its log (RAW, ENRICHED; "
+        "the drain benchmark's auditd.conf) and full `trioaudit tail` (interpreted JSON "
+        "lines to a tmpfs file) on the compiled core and on the pure-Python fallback. "
+        "*CPU s* = the reader's user + system seconds from the storm's start to 1.5 s after "
+        "its end; ratios are CPU against auditd's (lower is better).",
+    ]
+    for rate in sorted({r.rate for r in results}):
+        rows = [r for r in results if r.rate == rate]
+        enriched = next((r.cpu_seconds for r in rows if "ENRICHED" in r.reader), None)
+        raw = next((r.cpu_seconds for r in rows if "RAW" in r.reader), None)
+        lines = [
+            f"### {rate:,} exec/s",
+            "",
+            "| reader | execs done | in s | CPU s | CPU % | vs auditd ENRICHED | vs auditd RAW "
+            "| kernel lost | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in rows:
+            span = r.seconds + 1.5
+            lines.append(
+                f"| {r.reader} | {r.execs:,} | {r.seconds:.1f} | {r.cpu_seconds:.2f} | "
+                f"{100 * r.cpu_seconds / span:.1f} | {_ratio(r.cpu_seconds, enriched)} | "
+                f"{_ratio(r.cpu_seconds, raw)} | {r.lost:,} | {r.note} |"
             )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

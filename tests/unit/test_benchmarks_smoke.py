@@ -79,3 +79,16 @@ def test_tui_section_quick_without_the_kernel(
     log_events, posted, fed = (int(n.replace(",", "")) for n in match.group(1).split(" / "))
     assert log_events >= events and log_events == posted == fed
     assert "| lost (in the log, never reached the feed) | 0 " in body
+
+
+def test_cpu_section_renders_ratios_against_auditd() -> None:
+    from benchmarks._report import cpu_section
+    from benchmarks.execcpu import CpuResult
+
+    rows = [
+        CpuResult(name, 1000, execs=10_000, seconds=10.0, cpu_seconds=cpu)
+        for name, cpu in (("auditd RAW", 0.5), ("auditd ENRICHED", 1.0), ("trioaudit tail", 2.0))
+    ]
+    text = cpu_section(10.0, rows)
+    assert "### 1,000 exec/s" in text
+    assert "| trioaudit tail | 10,000 | 10.0 | 2.00 | 17.4 | 2.00x | 4.00x | 0 |" in text
