@@ -100,3 +100,22 @@ def test_constant_memory_on_a_large_file(tmp_path: Path) -> None:
     )
     peak_kib = int(proc.stderr.strip().splitlines()[-1])
     assert peak_kib < 120_000, peak_kib
+
+
+def test_stats_count_the_repeated_events_split(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The same SYSCALL + PATH event logged twice (a merged log): two events, said so.
+    event = (
+        "type=SYSCALL msg=audit(1700000000.100:7): arch=c000003e syscall=2 success=yes\n"
+        'type=PATH msg=audit(1700000000.100:7): item=0 name="/etc/x"\n'
+    )
+    log = tmp_path / "twice.log"
+    log.write_text(event * 2)
+    assert main(["parse", "--stats", str(log)]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2
+    assert (
+        f"trioaudit: {log}: 4 lines, 4 records, 0 not records, 2 events (0 evicted, "
+        "0 late records, 1 repeated events split, 0 serial gaps, 0 resets)"
+    ) in err

@@ -165,6 +165,7 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 f"trioaudit: {path}: {parser.lines} lines, {parser.records} records, "
                 f"{parser.bad_lines} not records, {stats.completed} events "
                 f"({stats.evicted} evicted, {stats.late} late records, "
+                f"{stats.repeated} repeated events split, "
                 f"{stats.gaps} serial gaps, {stats.resets} resets)",
                 file=sys.stderr,
             )
