@@ -1007,7 +1007,7 @@ async def open_audit_client(
             scheduler's round per wake-up is most of the CPU. Costs at most this
             much latency per record; a request in flight is never held back; the
             kernel side is unaffected (the records wait in our socket buffer). 0
-            (the default) reads at once; ``trioaudit tail`` uses 5 ms.
+            (the default) reads at once; ``trioaudit tail`` uses 20 ms.
 
     Raises:
         AuditDaemonRunning: ``mode="unicast"`` while another live process is
