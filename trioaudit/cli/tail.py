@@ -279,6 +279,10 @@ async def _stream(
             text = "\n".join(lines) + "\n"
             if inline:
                 _write(out, text)
+                # The thread hand-off used to be this loop's turn-taking point: the
+                # socket reader (same thread) must still get its turn after each batch,
+                # or under a flood the kernel's backlog fills and it drops.
+                await trio.lowlevel.checkpoint()
             else:
                 # A stalled stdout (a pipe nobody reads) must stall only this
                 # loop, never the reader task: write from a worker thread.
