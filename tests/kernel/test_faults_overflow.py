@@ -211,7 +211,11 @@ async def test_unicast_reader_with_tiny_buffer_loses_nothing(raw_audit: RawAudit
     )
     # Every record reached us, or the kernel says it gave it up (module doc).
     assert len(missing - printed) <= suppressed
-    assert len(missing) <= STORM // 100, "the kernel gives up a rare record, not a stream"
+    # How many: after UNICAST_RETRIES failures kauditd gives up not one record but the rest
+    # of its queue (kauditd_send_queue sets sk = NULL and hands every remaining record to
+    # the hold hook): seen from 1 to 685 of 8,000. The reader's share is what is held to
+    # zero: it received or the kernel logged each one, and it dropped none.
+    assert tally.storm_records > 0
     assert stats.records_dropped == 0
     assert status.lost == lost_before
     assert raw_audit.status()["pid"] == 0
