@@ -19,13 +19,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.peer.logs import ALL as LOGS
 from tests.support.synthetic import synthetic_lines
 from trioaudit import _native
 from trioaudit._records.interpret import Interpreter
@@ -38,9 +38,6 @@ from trioaudit._records.parse import (
     reference_parse_log_line,
 )
 from trioaudit._records.values import split_fields, type_name
-
-DATA = Path(__file__).parents[1] / "data"
-LOGS = sorted(DATA.glob("*.log")) + sorted((DATA / "wild").glob("*.log"))
 
 core = _native.core
 needs_core = pytest.mark.skipif(core is None, reason=f"no compiled core: {_native.CORE_PROBLEM}")

@@ -502,14 +502,14 @@ static PyObject *verbatim_fragment(PyObject *name, PyObject *value)
  * KIND_VERBATIM, or KIND_ARG + i for syscall argument i. -1 on error. */
 enum { KIND_OTHER = 0, KIND_VERBATIM = 1, KIND_SYSCALL = 2, KIND_ARG = 10 };
 
-static long field_kind(PyObject *verbatim, PyObject *rtype, PyObject *name, PyObject *ask)
+static long field_kind(PyObject *kinds, PyObject *rtype, PyObject *name, PyObject *ask)
 {
-    PyObject *names = PyDict_GetItemWithError(verbatim, rtype);
+    PyObject *names = PyDict_GetItemWithError(kinds, rtype);
     if (!names) {
         if (PyErr_Occurred())
             return -1;
         names = PyDict_New();
-        if (!names || PyDict_SetItem(verbatim, rtype, names) < 0) {
+        if (!names || PyDict_SetItem(kinds, rtype, names) < 0) {
             Py_XDECREF(names);
             return -1;
         }
@@ -544,12 +544,12 @@ static PyObject *hex_argument_fragment(PyObject *name, PyObject *value)
     return fragment;
 }
 
-/* What the record's call decides, memoised in masks under the items the call is read
+/* What the record's call decides, memoised in sites under the items the call is read
  * from (Interpreter._call_site's key), from the Python answer: a borrowed
  * (mask, syscall) tuple -- mask: which of a0..a3 print with the generic hex printer;
  * syscall: the finished fragment of the syscall= field at index 1, or None when it
  * cannot be shared (socketcall/ipc read a0). NULL on error. */
-static PyObject *call_site(PyObject *masks, PyObject *record, PyObject *items, PyObject *ask)
+static PyObject *call_site(PyObject *sites, PyObject *record, PyObject *items, PyObject *ask)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(items);
     PyObject *parts[4];
@@ -566,7 +566,7 @@ static PyObject *call_site(PyObject *masks, PyObject *record, PyObject *items, P
     PyObject *key = PyTuple_Pack(4, parts[0], parts[1], parts[2], parts[3]);
     if (!key)
         return NULL;
-    PyObject *site = PyDict_GetItemWithError(masks, key);
+    PyObject *site = PyDict_GetItemWithError(sites, key);
     if (!site && !PyErr_Occurred()) {
         site = PyObject_CallOneArg(ask, record);
         if (site && (!PyTuple_CheckExact(site) || PyTuple_GET_SIZE(site) != 2 ||
@@ -575,9 +575,9 @@ static PyObject *call_site(PyObject *masks, PyObject *record, PyObject *items, P
             Py_CLEAR(site);
         }
         if (site) {
-            if (PyDict_GET_SIZE(masks) >= 4096)
-                PyDict_Clear(masks);
-            int stored = PyDict_SetItem(masks, key, site);
+            if (PyDict_GET_SIZE(sites) >= 4096)
+                PyDict_Clear(sites);
+            int stored = PyDict_SetItem(sites, key, site);
             Py_DECREF(site); /* the dict holds it now */
             if (stored < 0)
                 site = NULL;
@@ -592,7 +592,7 @@ static PyObject *record_slot(PyObject *record, int field)
     return *(PyObject **)((char *)record + field_offsets[field]);
 }
 
-/* fields_json(record, by_type, overrides, kinds, ask_kind, masks, ask_mask, fill)
+/* fields_json(record, by_type, overrides, kinds, ask_kind, sites, ask_site, fill)
  *     -> (json, repeats) | None
  *
  * Interpreter.fields_json for the memoised, escaping JSON pipeline: memo lookups,
@@ -601,11 +601,11 @@ static PyObject *record_slot(PyObject *record, int field)
 static PyObject *fields_json(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *record, *by_type, *overrides, *verbatim, *ask, *masks, *ask_mask, *fill;
+    PyObject *record, *by_type, *overrides, *kinds, *ask_kind, *sites, *ask_site, *fill;
     if (!PyArg_ParseTuple(args, "OO!OO!OO!OO", &record, &PyDict_Type, &by_type, &overrides,
-                          &PyDict_Type, &verbatim, &ask, &PyDict_Type, &masks, &ask_mask, &fill))
+                          &PyDict_Type, &kinds, &ask_kind, &PyDict_Type, &sites, &ask_site, &fill))
         return NULL;
-    PyObject *site = NULL; /* borrowed from masks; asked for at most once */
+    PyObject *site = NULL; /* from sites; asked for at most once */
     long mask = 0;
     if (!record_class || Py_TYPE(record) != record_class)
         Py_RETURN_NONE;
@@ -658,15 +658,15 @@ static PyObject *fields_json(PyObject *self, PyObject *args)
                 done = found;
         }
         if (!done) {
-            long kind = field_kind(verbatim, rtype, PyTuple_GET_ITEM(item, 0), ask);
+            long kind = field_kind(kinds, rtype, PyTuple_GET_ITEM(item, 0), ask_kind);
             if (kind < 0)
                 goto done;
             int call = (kind >= KIND_ARG && kind < KIND_ARG + 4) || (kind == KIND_SYSCALL && i == 1);
             if (call && !site) {
-                site = call_site(masks, record, items, ask_mask);
+                site = call_site(sites, record, items, ask_site);
                 if (!site)
                     goto done;
-                Py_INCREF(site); /* a clear of masks by a later record must not free it */
+                Py_INCREF(site); /* a clear of sites by a later record must not free it */
                 mask = PyLong_AsLong(PyTuple_GET_ITEM(site, 0));
                 if (mask == -1 && PyErr_Occurred())
                     goto done;

@@ -39,12 +39,11 @@ from .interpret import (
     proctitle_argv,
     saddr_sockaddr,
 )
-from .values import KEY_SEPARATOR, decode_fields, decode_value
+from .values import AVC_TYPES, KEY_SEPARATOR, decode_fields, decode_value
 
 __all__ = ["AuditEvent", "AuditRecord", "KernelRecord", "format_timestamp"]
 
 _EXECVE, _PROCTITLE, _SOCKADDR = int(_T.EXECVE), int(_T.PROCTITLE), int(_T.SOCKADDR)
-_AVC_TYPES = frozenset({int(_T.AVC), int(_T.USER_AVC)})
 
 
 _last_second: list[Any] = [None, ""]
@@ -276,7 +275,7 @@ class AuditEvent:
         An ``AVC``'s ``key`` is the object's IPC key, not a rule key: skipped.
         """
         for rec in self.records:
-            if rec.type not in _AVC_TYPES:
+            if rec.type not in AVC_TYPES:
                 value = rec.raw_fields.get("key")
                 if value is not None:
                     return None if value == "(null)" else value

@@ -56,6 +56,7 @@ from .._tables.msgtype_names import LOG_NAMES, LOG_NUMBERS
 from .._tables.msgtypes import AuditMessageType as _T
 
 __all__ = [
+    "AVC_TYPES",
     "KEY_SEPARATOR",
     "RecordParseError",
     "decode_fields",
@@ -66,7 +67,9 @@ __all__ = [
 ]
 
 _EXECVE = int(_T.EXECVE)
-_AVC_TYPES = frozenset({int(_T.AVC), int(_T.USER_AVC)})
+#: Records whose leading words are SELinux's (``avc:  denied  { ... }``) and whose
+#: ``key=`` is an IPC key: AVC and USER_AVC.
+AVC_TYPES = frozenset({int(_T.AVC), int(_T.USER_AVC)})
 
 #: Largest record type: a netlink message type is 16 bits.
 _MAX_TYPE = 0xFFFF
@@ -127,7 +130,7 @@ def decode_value(name: str, value: str, record_type: int = 0) -> str:
     if name in _ESCAPED_NAMES or (
         record_type == _EXECVE and name[:1] == "a" and name != "argc" and "_len" not in name
     ):
-        if name == "key" and record_type in _AVC_TYPES:
+        if name == "key" and record_type in AVC_TYPES:
             return value  # the decimal IPC key (module doc)
         try:
             return bytes.fromhex(value).decode("utf-8", "surrogateescape")
@@ -173,7 +176,7 @@ def split_fields(body: str, record_type: int = 0) -> list[tuple[str, str]]:
     value; libaudit hex-encodes such values); ``msg='`` opens a nested list that
     is flattened. A hex ``key`` holding several keys becomes several ``key`` items.
     """
-    avc = record_type in _AVC_TYPES
+    avc = record_type in AVC_TYPES
     if not avc and "msg=" not in body:
         # Fast path (most kernel records): tokens repeat from record to record
         # (uid=0, arch=c000003e, success=yes), so each token's pairs are

@@ -51,7 +51,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ..._native import core
 from ..._tables import auparse as _T
 from ..._tables.msgtypes import AuditMessageType as _M
-from ..values import decode_value
+from ..values import AVC_TYPES, decode_value
 from . import printers as _printers
 from .cnum import ConversionError, strtoul
 from .machines import machine_for_arch
@@ -103,7 +103,6 @@ for _name, _cls in _T.FIELD_TYPES:
 
 # Record type numbers whose fields libauparse reclassifies.
 _EXECVE, _AVC, _USER_TTY = int(_M.EXECVE), int(_M.AVC), int(_M.USER_TTY)
-_AVC_TYPES = frozenset({_AVC, int(_M.USER_AVC)})
 _NETFILTER_PKT, _PATH, _MQ_OPEN = int(_M.NETFILTER_PKT), int(_M.PATH), int(_M.MQ_OPEN)
 _CRYPTO_KEY_USER, _TRUSTED_APP = int(_M.CRYPTO_KEY_USER), int(_M.TRUSTED_APP)
 _KERN_MODULE, _PROCTITLE = int(_M.KERN_MODULE), int(_M.PROCTITLE)
@@ -161,7 +160,7 @@ def field_class(record_type: int, name: str, value: str) -> str:
         return "UNCLASSIFIED"
     elif name == "id" and record_type in _GROUP_RECORDS:
         return "GID"
-    elif name == "key" and record_type in _AVC_TYPES:
+    elif name == "key" and record_type in AVC_TYPES:
         # The object's IPC key, in decimal, or (null): printed as is. A deliberate
         # departure from libauparse 3.0.9, which takes it for a hex-encoded rule
         # key (ESCAPED_KEY) and prints the bytes "1291864389" would encode.
@@ -264,10 +263,10 @@ class Interpreter:
         "_json",
         "_memoise",
         "_native_json",
+        "_native_kinds",
         "_pairs",
         "_sites",
         "_use_enrichment",
-        "_verbatim",
     )
 
     def __init__(
@@ -285,7 +284,7 @@ class Interpreter:
         self._pairs: _Memos[tuple[str, str]] = _Memos(_pair)
         self._json: _Memos[str] = _Memos(_fragment)
         self._sites: dict[tuple[object, ...], tuple[str | None, int, str]] = {}
-        self._verbatim: dict[int, dict[str, int]] = {}
+        self._native_kinds: dict[int, dict[str, int]] = {}
         # The compiled core runs this pipeline when it is there (the memoised, escaping
         # one: the core knows no other); it declines what it cannot take.
         self._native_json: Callable[[RecordView], tuple[str, bool] | None] | None = None
@@ -349,8 +348,8 @@ class Interpreter:
         assert core is not None
         native = core.fields_json
         memos = self._json
-        by_type, kinds, fill = memos.by_type, self._verbatim, self._fill
-        masks: dict[object, tuple[int, str | None]] = {}
+        by_type, kinds, fill = memos.by_type, self._native_kinds, self._fill
+        sites: dict[object, tuple[int, str | None]] = {}
         call_site = self._call_site
         use_enrichment = self._use_enrichment
         multiplexed = tuple(f'{_json_string("syscall")}:"{name}' for name in _MULTIPLEXERS)
@@ -388,7 +387,7 @@ class Interpreter:
                 else None
             )
             done: tuple[str, bool] | None = native(
-                record, by_type, overrides, kinds, _native_kind, masks, site_of, fill_json
+                record, by_type, overrides, kinds, _native_kind, sites, site_of, fill_json
             )
             return done
 
