@@ -28,8 +28,11 @@ from hypothesis import strategies as st
 from tests.peer.logs import ALL as LOGS
 from tests.support.synthetic import synthetic_lines
 from trioaudit import _native
-from trioaudit._records.interpret import Interpreter
-from trioaudit._records.model import AuditRecord
+from trioaudit._output import formats
+from trioaudit._output.formats import _record_tail, event_json, events_text, reference_event_json
+from trioaudit._records.interpret import Interpreter, default_interpreter
+from trioaudit._records.logread import LogParser
+from trioaudit._records.model import AuditEvent, AuditRecord
 from trioaudit._records.parse import (
     RecordParseError,
     parse_kernel_record,
@@ -261,7 +264,7 @@ def test_fields_json_is_the_reference_on_every_corpus(enrichment: bool) -> None:
         Interpreter(use_enrichment=enrichment),
         Interpreter(use_enrichment=enrichment),
     )
-    assert native._native_json is not None
+    assert native.native_renderer is not None
     # Twice: the second pass runs on warm memos (the core's and the reference's).
     for record in records * 2:
         assert native.fields_json(record) == reference.reference_fields_json(record), record.raw
@@ -281,8 +284,110 @@ def test_fields_json_is_the_reference_on_generated_records(header: str, tokens: 
 
 
 def test_interpreters_the_core_does_not_serve_take_the_reference_path() -> None:
-    assert Interpreter(memoise=False)._native_json is None
-    assert Interpreter(escape=False)._native_json is None
+    assert Interpreter(memoise=False).native_renderer is None
+    assert Interpreter(escape=False).native_renderer is None
+
+
+# ---- event_json: whole events rendered in C -------------------------------------------
+
+
+def _events_of(lines: list[bytes]) -> list[AuditEvent]:
+    return list(LogParser().parse(lines))
+
+
+def _check_events(events: list[AuditEvent]) -> None:
+    """The core's event text (one by one and batched) is the reference's."""
+    expected = [reference_event_json(event) for event in events]
+    assert [event_json(event) for event in events] == expected
+    assert events_text(events) == "".join(text + "\n" for text in expected)
+
+
+@needs_core
+def test_event_json_is_the_reference_on_every_corpus() -> None:
+    events = _events_of(list(_corpus_lines()))
+    assert len(events) > 5_000
+    _check_events(events)
+    _check_events(events)  # warm memos
+
+
+@needs_core
+def test_event_json_renders_the_common_events_in_c() -> None:
+    # No fallback for a plain kernel event (SYSCALL, CWD, PATH, PROCTITLE): counted
+    # through the fallback hook, which formats hands to the core.
+    events = _events_of(
+        [
+            b"type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes "
+            b'exit=0 a0=55 a1=56 a2=57 a3=0 items=1 ppid=1 pid=2 auid=0 uid=0 comm="sh" '
+            b'exe="/bin/sh" key="exec"',
+            b'type=CWD msg=audit(1700000000.123:42): cwd="/"',
+            b'type=PATH msg=audit(1700000000.123:42): item=0 name="/bin/sh" inode=5 mode=0100755',
+            b"type=PROCTITLE msg=audit(1700000000.123:42): proctitle=736800612062007F",
+        ]
+    )
+    renderer = default_interpreter().native_renderer
+    assert renderer is not None
+    calls: list[AuditEvent] = []
+
+    def counting(event: AuditEvent) -> str:
+        calls.append(event)
+        return reference_event_json(event)
+
+    events_text(events)  # sets formats' hooks
+    renderer.set_event_hooks(_record_tail, counting, 1309, 1327, 1306)
+    try:
+        text = renderer.event_json(events[0])
+    finally:
+        formats._renderer_of[:] = [None, None]
+    assert calls == []
+    assert text == reference_event_json(events[0])
+    assert '"argv":["sh","a b","\\u007f"]' in text
+
+
+_PROCTITLES = st.sampled_from(
+    [
+        "proctitle=736800", "proctitle=7368", "proctitle=736", "proctitle=73 68",
+        "proctitle=73\t68", "proctitle=zz", 'proctitle="sh"', 'proctitle="sh', "proctitle=",
+        "proctitle=00", "proctitle=0000", "proctitle=22", "proctitle=5c", "proctitle=0a1b7f",
+        "proctitle=c3a9", "proctitle=ff", "proctitle=é", "proctitle=0D0A", "x=1",
+    ]
+)  # fmt: skip
+
+_EVENT_HEADERS = st.sampled_from(
+    [
+        "type=PROCTITLE msg=audit(1700000000.123:42): ",
+        "type=EXECVE msg=audit(1700000000.123:42): ",
+        "type=SOCKADDR msg=audit(1700000000.123:42): ",
+        "type=SYSCALL msg=audit(1700000000.123:42): ",
+        "type=USER_CMD msg=audit(1700000000.123:42): ",
+        "node=h type=PATH msg=audit(0.0005:18446744073709551616): ",
+        "node=hé type=CWD msg=audit(253402300799.9995:1): ",
+        "type=CWD msg=audit(1.0005:1): ",
+    ]
+)
+
+
+@needs_core
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.tuples(_EVENT_HEADERS, st.lists(_TOKENS | _ARGUMENTS | _PROCTITLES, max_size=8)),
+        min_size=1,
+        max_size=5,
+    )
+)
+@example([("type=PROCTITLE msg=audit(1.2:3): ", ["proctitle=7f", "msg='x"])])
+def test_event_json_is_the_reference_on_generated_events(
+    records: list[tuple[str, list[str]]],
+) -> None:
+    lines = []
+    for header, tokens in records:
+        line = _line(header, tokens)
+        try:
+            reference_parse_log_line(line)
+        except RecordParseError:
+            continue
+        lines.append(line)
+    _check_events(_events_of(lines))
 
 
 # ---- netlink records (the live path) -------------------------------------------------

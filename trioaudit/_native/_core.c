@@ -14,11 +14,14 @@
  * member descriptors' offsets (what object.__setattr__ would do, without the
  * per-field call), checked at configure time to be plain object slots.
  */
+#define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 
+#include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "records.h"
 
@@ -37,6 +40,11 @@ static const char *const field_names[F_COUNT] = {
     "type", "type_name", "timestamp", "sequence", "node", "raw", "items", "enriched", "_cache",
 };
 static Py_ssize_t field_offsets[F_COUNT];
+
+static PyTypeObject *event_class; /* AuditEvent, also a frozen slotted dataclass */
+enum { E_SEQUENCE, E_TIMESTAMP, E_NODE, E_RECORDS, E_COUNT };
+static const char *const event_field_names[E_COUNT] = {"sequence", "timestamp", "node", "records"};
+static Py_ssize_t event_offsets[E_COUNT];
 
 static ta_items scratch; /* reused between calls (the GIL serialises them) */
 
@@ -145,6 +153,10 @@ static PyObject *pair_of(const ta_items *it, const ta_item *item)
     PyObject *pair = PyTuple_Pack(2, n, v);
     Py_DECREF(n);
     Py_DECREF(v);
+    /* Two str cannot be part of a cycle: keep the collector from visiting the pair (what
+     * it would decide itself, after visiting it once -- records are many). */
+    if (pair)
+        PyObject_GC_UnTrack(pair);
     if (pair && slot)
         slot_put(slot, key, k, pair);
     return pair;
@@ -195,6 +207,10 @@ static PyObject *make_record(long number, PyObject *name, double timestamp, PyOb
     Py_INCREF(enriched);
     set_slot(obj, F_ENRICHED, enriched);
     set_slot(obj, F_CACHE, cache);
+    /* A record cannot be part of a cycle: its slots hold str, numbers, tuples of str, a
+     * shared mapping of str, and a private cache of dicts of str derived from them. The
+     * collector would visit every one of the many records of a flood for nothing. */
+    PyObject_GC_UnTrack(obj);
     return obj;
 }
 
@@ -211,11 +227,49 @@ static PyObject *items_tuple(const ta_items *it)
         }
         PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, pair);
     }
+    PyObject_GC_UnTrack(tuple); /* untracked pairs only: no cycle through it */
     return tuple;
 }
 
 static PyObject *build_record(const char *s, size_t n, const ta_header *hp, PyObject *kernel_name,
                               long kernel_type, PyObject *raw_text, PyObject *kernel_node);
+
+/* The mapping enrichment_for gives for an ENRICHED tail, remembered per tail text here
+ * (auditd repeats the same few tails): no Python call for a tail seen before. */
+#define ENRICHMENT_SLOTS 1024
+#define ENRICHMENT_MAX_KEY 512
+typedef struct {
+    size_t len;
+    char *key;
+    PyObject *mapping;
+} enrichment_slot;
+static enrichment_slot *enrichments;
+
+static PyObject *enrichment_of(const char *tail, size_t k)
+{
+    enrichment_slot *slot = NULL;
+    if (enrichments && k <= ENRICHMENT_MAX_KEY) {
+        slot = &enrichments[fnv1a(tail, k) & (ENRICHMENT_SLOTS - 1)];
+        if (slot->mapping && slot->len == k && memcmp(slot->key, tail, k) == 0)
+            return Py_NewRef(slot->mapping);
+    }
+    PyObject *extra = decode(tail, k);
+    if (!extra)
+        return NULL;
+    PyObject *mapping = PyObject_CallOneArg(enrichment_for, extra);
+    Py_DECREF(extra);
+    if (mapping && slot) {
+        char *key = PyMem_Malloc(k ? k : 1);
+        if (key) { /* else: not remembered, no harm */
+            memcpy(key, tail, k);
+            PyMem_Free(slot->key);
+            Py_XSETREF(slot->mapping, Py_NewRef(mapping));
+            slot->key = key;
+            slot->len = k;
+        }
+    }
+    return mapping;
+}
 
 /* Parse one stripped line; Py_None (new reference) to decline, NULL on error. */
 static PyObject *parse_stripped(const char *s, size_t n)
@@ -292,11 +346,7 @@ static PyObject *build_record(const char *s, size_t n, const ta_header *hp, PyOb
     const char *sep = memchr(rest, 0x1d, rest_len);
     size_t body_len = sep ? (size_t)(sep - rest) : rest_len;
     if (sep) {
-        PyObject *extra = decode(sep + 1, rest_len - body_len - 1);
-        if (!extra)
-            goto done;
-        enriched = PyObject_CallOneArg(enrichment_for, extra);
-        Py_DECREF(extra);
+        enriched = enrichment_of(sep + 1, rest_len - body_len - 1);
         if (!enriched)
             goto done;
     } else {
@@ -384,17 +434,17 @@ static PyObject *parse_kernel(PyObject *self, PyObject *args)
 
 static PyObject *parse_lines(PyObject *self, PyObject *lines)
 {
-    PyObject *seq = PySequence_Fast(lines, "parse_lines() takes a sequence of bytes");
+    PyObject *seq = PySequence_Tuple(lines); /* a tuple: no callback can change it */
     if (!seq)
         return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t count = PyTuple_GET_SIZE(seq);
     PyObject *out = PyList_New(count);
     if (!out) {
         Py_DECREF(seq);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *record = parse_line(self, PySequence_Fast_GET_ITEM(seq, i));
+        PyObject *record = parse_line(self, PyTuple_GET_ITEM(seq, i));
         if (!record) {
             Py_DECREF(out);
             Py_DECREF(seq);
@@ -592,54 +642,308 @@ static PyObject *record_slot(PyObject *record, int field)
     return *(PyObject **)((char *)record + field_offsets[field]);
 }
 
-/* fields_json(record, by_type, overrides, kinds, ask_kind, sites, ask_site, fill)
- *     -> (json, repeats) | None
- *
- * Interpreter.fields_json for the memoised, escaping JSON pipeline: memo lookups,
- * auditd's translations over them, VERBATIM fields of plain ASCII finished here, and
- * fill(record, finished, cache) -- the reference's _fill -- for whatever is left. */
-static PyObject *fields_json(PyObject *self, PyObject *args)
+static PyObject *event_slot(PyObject *event, int field)
 {
-    (void)self;
-    PyObject *record, *by_type, *overrides, *kinds, *ask_kind, *sites, *ask_site, *fill;
-    if (!PyArg_ParseTuple(args, "OO!OO!OO!OO", &record, &PyDict_Type, &by_type, &overrides,
-                          &PyDict_Type, &kinds, &ask_kind, &PyDict_Type, &sites, &ask_site, &fill))
+    return *(PyObject **)((char *)event + event_offsets[field]);
+}
+
+/* ---- the renderer: Interpreter.fields_json and formats.event_json in C ------------ */
+
+/* auditd's translations finished for one (record type, shared enrichment mapping):
+ * Interpreter._overrides' answer, remembered here so that a record costs no Python
+ * call. The slot holds the mapping, so its address cannot be reused meanwhile. */
+#define OVERRIDE_SLOTS 1024
+typedef struct {
+    PyObject *enriched;
+    long rtype;
+    PyObject *done; /* dict: name -> finished fragment */
+} override_slot;
+
+typedef struct {
+    PyObject_HEAD
+    /* Interpreter.fields_json's state (see Interpreter._make_native_renderer) */
+    PyObject *by_type, *kinds, *ask_kind, *sites, *ask_site, *fill;
+    PyObject *overrides; /* callable(rtype, enriched) -> dict, or None: no enrichment */
+    /* formats.event_json's hooks (None until set_event_hooks) */
+    PyObject *record_tail; /* callable(record, repeats) -> str: what follows "fields" */
+    PyObject *fallback;    /* callable(event) -> str: the reference event_json */
+    long execve_type, proctitle_type, sockaddr_type;
+    override_slot slots[OVERRIDE_SLOTS];
+} Renderer;
+
+/* A growing output buffer of ASCII text. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int utf8; /* some text is not ASCII */
+    char local[2048];
+} outbuf;
+
+static void out_init(outbuf *b)
+{
+    b->p = b->local;
+    b->len = 0;
+    b->utf8 = 0;
+    b->cap = sizeof(b->local);
+}
+
+static void out_free(outbuf *b)
+{
+    if (b->p != b->local)
+        PyMem_Free(b->p);
+}
+
+static int out_reserve(outbuf *b, size_t extra)
+{
+    if (extra > PY_SSIZE_T_MAX / 2 - b->len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t need = b->len + extra;
+    if (need <= b->cap)
+        return 0;
+    size_t grown = b->cap * 2;
+    while (grown < need)
+        grown *= 2;
+    char *p = b->p == b->local ? PyMem_Malloc(grown) : PyMem_Realloc(b->p, grown);
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (b->p == b->local)
+        memcpy(p, b->local, b->len);
+    b->p = p;
+    b->cap = grown;
+    return 0;
+}
+
+static int out_put(outbuf *b, const char *s, size_t k)
+{
+    if (out_reserve(b, k) < 0)
+        return -1;
+    memcpy(b->p + b->len, s, k);
+    b->len += k;
+    return 0;
+}
+
+#define OUT_LITERAL(b, s) out_put((b), (s), sizeof(s) - 1)
+
+/* Append an ASCII str as is: 1, or 0 when it is not ASCII (the caller declines). */
+static int out_ascii_str(outbuf *b, PyObject *text)
+{
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
+        return 0;
+    if (out_put(b, (const char *)PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text)) < 0)
+        return -1;
+    return 1;
+}
+
+/* Append a JSON string literal of ASCII bytes, escaped as json.dumps escapes them
+ * (ensure_ascii=False): '"', '\\', the short escapes, other C0 as \u00xx. */
+static int out_json_bytes(outbuf *b, const unsigned char *s, size_t k)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (out_reserve(b, 6 * k + 2) < 0)
+        return -1;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return 0;
+}
+
+/* The JSON literal of an ASCII str (1), or 0 to decline (not ASCII). */
+static int out_json_str(outbuf *b, PyObject *text)
+{
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
+        return 0;
+    if (out_json_bytes(b, PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text)) < 0)
+        return -1;
+    return 1;
+}
+
+static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
+{
+    Py_VISIT(r->by_type);
+    Py_VISIT(r->kinds);
+    Py_VISIT(r->ask_kind);
+    Py_VISIT(r->sites);
+    Py_VISIT(r->ask_site);
+    Py_VISIT(r->fill);
+    Py_VISIT(r->overrides);
+    Py_VISIT(r->record_tail);
+    Py_VISIT(r->fallback);
+    for (int i = 0; i < OVERRIDE_SLOTS; i++) {
+        Py_VISIT(r->slots[i].enriched);
+        Py_VISIT(r->slots[i].done);
+    }
+    return 0;
+}
+
+static int Renderer_clear(Renderer *r)
+{
+    Py_CLEAR(r->by_type);
+    Py_CLEAR(r->kinds);
+    Py_CLEAR(r->ask_kind);
+    Py_CLEAR(r->sites);
+    Py_CLEAR(r->ask_site);
+    Py_CLEAR(r->fill);
+    Py_CLEAR(r->overrides);
+    Py_CLEAR(r->record_tail);
+    Py_CLEAR(r->fallback);
+    for (int i = 0; i < OVERRIDE_SLOTS; i++) {
+        Py_CLEAR(r->slots[i].enriched);
+        Py_CLEAR(r->slots[i].done);
+    }
+    return 0;
+}
+
+static void Renderer_dealloc(Renderer *r)
+{
+    PyObject_GC_UnTrack(r);
+    Renderer_clear(r);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+/* Renderer(by_type, kinds, ask_kind, sites, ask_site, fill, overrides) */
+static int Renderer_init(Renderer *r, PyObject *args, PyObject *kwds)
+{
+    PyObject *by_type, *kinds, *ask_kind, *sites, *ask_site, *fill, *overrides;
+    if (kwds && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "Renderer() takes no keyword arguments");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "O!O!OO!OOO", &PyDict_Type, &by_type, &PyDict_Type, &kinds,
+                          &ask_kind, &PyDict_Type, &sites, &ask_site, &fill, &overrides))
+        return -1;
+    Renderer_clear(r);
+    r->by_type = Py_NewRef(by_type);
+    r->kinds = Py_NewRef(kinds);
+    r->ask_kind = Py_NewRef(ask_kind);
+    r->sites = Py_NewRef(sites);
+    r->ask_site = Py_NewRef(ask_site);
+    r->fill = Py_NewRef(fill);
+    r->overrides = Py_NewRef(overrides);
+    r->record_tail = Py_NewRef(Py_None);
+    r->fallback = Py_NewRef(Py_None);
+    return 0;
+}
+
+/* Whether two field names are the same string (names are mostly the cache's objects). */
+static int same_name(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    Py_ssize_t k = PyUnicode_GET_LENGTH(a);
+    if (k != PyUnicode_GET_LENGTH(b))
+        return 0;
+    if (PyUnicode_IS_ASCII(a) && PyUnicode_IS_ASCII(b))
+        return memcmp(PyUnicode_1BYTE_DATA(a), PyUnicode_1BYTE_DATA(b), (size_t)k) == 0;
+    return PyUnicode_Compare(a, b) == 0;
+}
+
+/* The finished overrides of a record (borrowed), Py_None when it has none; NULL on error. */
+static PyObject *overrides_of(Renderer *r, PyObject *record, long rtype)
+{
+    if (r->overrides == Py_None)
+        return Py_None;
+    PyObject *enriched = record_slot(record, F_ENRICHED);
+    if (!enriched || enriched == no_enrichment)
+        return Py_None;
+    uintptr_t at = (uintptr_t)enriched;
+    override_slot *slot = &r->slots[((at >> 4) ^ (uintptr_t)rtype * 40503u) & (OVERRIDE_SLOTS - 1)];
+    if (slot->enriched == enriched && slot->rtype == rtype)
+        return slot->done;
+    Py_ssize_t size = PyObject_Length(enriched);
+    if (size < 0)
         return NULL;
+    if (size == 0)
+        return Py_None; /* an empty mapping is falsy: the reference skips it too */
+    PyObject *type_obj = record_slot(record, F_TYPE);
+    PyObject *done = PyObject_CallFunctionObjArgs(r->overrides, type_obj, enriched, NULL);
+    if (!done)
+        return NULL;
+    if (!PyDict_CheckExact(done)) {
+        Py_DECREF(done);
+        PyErr_SetString(PyExc_TypeError, "overrides: expected a dict");
+        return NULL;
+    }
+    Py_XSETREF(slot->enriched, Py_NewRef(enriched));
+    Py_XSETREF(slot->done, done);
+    slot->rtype = rtype;
+    return done;
+}
+
+/* Every field of the record finished (a new list of fragments, in order), *repeats set;
+ * Py_None (new reference) to decline; NULL on error. Interpreter._finished's steps: memo
+ * lookups, auditd's translations over them, VERBATIM fields of plain ASCII and generic
+ * hex arguments finished here, and fill(record, finished, cache) -- the reference's
+ * _fill -- for whatever is left. */
+static PyObject *finished_fields(Renderer *r, PyObject *record, int *repeats_out)
+{
     PyObject *site = NULL; /* from sites; asked for at most once */
     long mask = 0;
     if (!record_class || Py_TYPE(record) != record_class)
         Py_RETURN_NONE;
     PyObject *items = record_slot(record, F_ITEMS);
     PyObject *rtype = record_slot(record, F_TYPE);
-    if (!items || !rtype || !PyTuple_CheckExact(items) || PyTuple_GET_SIZE(items) > 128)
+    if (!items || !rtype || !PyTuple_CheckExact(items) || PyTuple_GET_SIZE(items) > 128 ||
+        !PyLong_CheckExact(rtype))
         Py_RETURN_NONE;
+    long rtype_number = PyLong_AsLong(rtype);
+    if (rtype_number == -1 && PyErr_Occurred())
+        return NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(items);
     int repeats = 0;
     for (Py_ssize_t i = 0; i < n && !repeats; i++) {
         PyObject *a = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
         for (Py_ssize_t j = 0; j < i; j++) {
             PyObject *b = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0);
-            int same = a == b ? 1 : PyUnicode_Compare(a, b) == 0;
-            if (same) {
+            if (same_name(a, b)) {
                 repeats = 1;
                 break;
             }
         }
     }
-    if (PyErr_Occurred())
+    PyObject *overrides = overrides_of(r, record, rtype_number);
+    if (!overrides)
         return NULL;
-    PyObject *cache = PyDict_GetItemWithError(by_type, rtype);
+    PyObject *cache = PyDict_GetItemWithError(r->by_type, rtype);
     if (!cache) {
         if (PyErr_Occurred())
             return NULL;
         cache = PyDict_New();
-        if (!cache || PyDict_SetItem(by_type, rtype, cache) < 0) {
+        if (!cache || PyDict_SetItem(r->by_type, rtype, cache) < 0) {
             Py_XDECREF(cache);
             return NULL;
         }
         Py_DECREF(cache);
     }
     Py_INCREF(cache);
+    Py_INCREF(overrides); /* a fill step may replace the slot */
     PyObject *finished = PyList_New(n);
     PyObject *result = NULL;
     if (!finished)
@@ -647,129 +951,514 @@ static PyObject *fields_json(PyObject *self, PyObject *args)
     int missing = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(items, i);
-        PyObject *done = PyDict_GetItemWithError(cache, item);
-        if (!done && PyErr_Occurred())
+        PyObject *found = PyDict_GetItemWithError(cache, item);
+        if (!found && PyErr_Occurred())
             goto done;
         if (overrides != Py_None) {
-            PyObject *found = PyDict_GetItemWithError(overrides, PyTuple_GET_ITEM(item, 0));
-            if (!found && PyErr_Occurred())
+            PyObject *over = PyDict_GetItemWithError(overrides, PyTuple_GET_ITEM(item, 0));
+            if (!over && PyErr_Occurred())
                 goto done;
-            if (found)
-                done = found;
+            if (over)
+                found = over;
         }
-        if (!done) {
-            long kind = field_kind(kinds, rtype, PyTuple_GET_ITEM(item, 0), ask_kind);
-            if (kind < 0)
-                goto done;
-            int call = (kind >= KIND_ARG && kind < KIND_ARG + 4) || (kind == KIND_SYSCALL && i == 1);
-            if (call && !site) {
-                site = call_site(sites, record, items, ask_site);
-                if (!site)
-                    goto done;
-                Py_INCREF(site); /* a clear of sites by a later record must not free it */
-                mask = PyLong_AsLong(PyTuple_GET_ITEM(site, 0));
-                if (mask == -1 && PyErr_Occurred())
-                    goto done;
-            }
-            PyObject *fragment = NULL;
-            if (kind == KIND_SYSCALL && i == 1 && PyUnicode_CheckExact(PyTuple_GET_ITEM(site, 1)))
-                fragment = Py_NewRef(PyTuple_GET_ITEM(site, 1));
-            else if (kind == KIND_VERBATIM)
-                fragment = verbatim_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
-            else if (kind >= KIND_ARG && kind < KIND_ARG + 4 && (mask >> (kind - KIND_ARG)) & 1)
-                fragment = hex_argument_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
-            {
-                if (!fragment && PyErr_Occurred())
-                    goto done;
-                if (fragment) {
-                    PyList_SET_ITEM(finished, i, fragment);
-                    continue;
-                }
-            }
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(finished, i, Py_None);
-            missing = 1;
+        if (found) {
+            PyList_SET_ITEM(finished, i, Py_NewRef(found));
             continue;
         }
-        Py_INCREF(done);
-        PyList_SET_ITEM(finished, i, done);
+        long kind = field_kind(r->kinds, rtype, PyTuple_GET_ITEM(item, 0), r->ask_kind);
+        if (kind < 0)
+            goto done;
+        int call = (kind >= KIND_ARG && kind < KIND_ARG + 4) || (kind == KIND_SYSCALL && i == 1);
+        if (call && !site) {
+            site = call_site(r->sites, record, items, r->ask_site);
+            if (!site)
+                goto done;
+            Py_INCREF(site); /* a clear of sites by a later record must not free it */
+            mask = PyLong_AsLong(PyTuple_GET_ITEM(site, 0));
+            if (mask == -1 && PyErr_Occurred())
+                goto done;
+        }
+        PyObject *fragment = NULL;
+        if (kind == KIND_SYSCALL && i == 1 && PyUnicode_CheckExact(PyTuple_GET_ITEM(site, 1)))
+            fragment = Py_NewRef(PyTuple_GET_ITEM(site, 1));
+        else if (kind == KIND_VERBATIM)
+            fragment = verbatim_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+        else if (kind >= KIND_ARG && kind < KIND_ARG + 4 && (mask >> (kind - KIND_ARG)) & 1)
+            fragment = hex_argument_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+        if (!fragment && PyErr_Occurred())
+            goto done;
+        if (fragment) {
+            PyList_SET_ITEM(finished, i, fragment);
+            continue;
+        }
+        PyList_SET_ITEM(finished, i, Py_NewRef(Py_None));
+        missing = 1;
     }
     if (missing) {
-        PyObject *r = PyObject_CallFunctionObjArgs(fill, record, finished, cache, NULL);
-        if (!r)
+        PyObject *rc = PyObject_CallFunctionObjArgs(r->fill, record, finished, cache, NULL);
+        if (!rc)
             goto done;
-        Py_DECREF(r);
+        Py_DECREF(rc);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!PyUnicode_CheckExact(PyList_GET_ITEM(finished, i))) {
+                PyErr_SetString(PyExc_TypeError, "fill left a field unfinished");
+                goto done;
+            }
+        }
     }
-    PyObject *parts = finished;
-    Py_INCREF(parts);
     if (repeats) { /* the first of a repeated name wins, as in Interpreter.interpret */
-        Py_DECREF(parts);
-        parts = PyList_New(0);
-        if (!parts)
+        PyObject *unique = PyList_New(0);
+        if (!unique)
             goto done;
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *a = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
             int seen = 0;
             for (Py_ssize_t j = 0; j < i && !seen; j++) {
                 PyObject *b = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0);
-                seen = a == b || PyUnicode_Compare(a, b) == 0;
+                seen = same_name(a, b);
             }
-            if (!seen && PyList_Append(parts, PyList_GET_ITEM(finished, i)) < 0) {
-                Py_DECREF(parts);
+            if (!seen && PyList_Append(unique, PyList_GET_ITEM(finished, i)) < 0) {
+                Py_DECREF(unique);
                 goto done;
             }
         }
+        Py_SETREF(finished, unique);
     }
+    *repeats_out = repeats;
+    result = Py_NewRef(finished);
+done:
+    Py_XDECREF(site);
+    Py_XDECREF(finished);
+    Py_DECREF(overrides);
+    Py_DECREF(cache);
+    return result;
+}
+
+/* fields_json(record) -> (json, repeats) | None: Interpreter.fields_json. */
+static PyObject *Renderer_fields_json(Renderer *r, PyObject *record)
+{
+    int repeats = 0;
+    PyObject *parts = finished_fields(r, record, &repeats);
+    if (!parts || parts == Py_None)
+        return parts;
     PyObject *comma = PyUnicode_FromString(",");
     PyObject *joined = comma ? PyUnicode_Join(comma, parts) : NULL;
     Py_XDECREF(comma);
     Py_DECREF(parts);
     if (!joined)
-        goto done;
+        return NULL;
     PyObject *json = PyUnicode_FromFormat("{%U}", joined);
     Py_DECREF(joined);
     if (!json)
-        goto done;
-    result = Py_BuildValue("(NO)", json, repeats ? Py_True : Py_False);
+        return NULL;
+    return Py_BuildValue("(NO)", json, repeats ? Py_True : Py_False);
+}
+
+static int is_hex_digit(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int hex_value(unsigned char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* ',"argv":[...]' of a PROCTITLE record, as AuditRecord.argv (proctitle_argv) gives it:
+ * 1 appended, 2 no argv (no proctitle field), 0 to decline (not ASCII, or a form
+ * bytes.fromhex reads differently), -1 on error. */
+static int out_proctitle_argv(outbuf *b, PyObject *items)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    PyObject *value = NULL;
+    for (Py_ssize_t i = 0; i < n && !value; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(item, 0), "proctitle") == 0)
+            value = PyTuple_GET_ITEM(item, 1);
+    }
+    if (!value)
+        return 2;
+    if (!PyUnicode_IS_ASCII(value))
+        return 0;
+    const unsigned char *v = PyUnicode_1BYTE_DATA(value);
+    size_t k = (size_t)PyUnicode_GET_LENGTH(value);
+    unsigned char local[1024];
+    unsigned char *title = local;
+    size_t t = 0;
+    int ok = 1;
+    if (k && v[0] == '"') { /* quoted: up to the next quote */
+        const unsigned char *close = memchr(v + 1, '"', k - 1);
+        title = (unsigned char *)v + 1;
+        t = close ? (size_t)(close - v - 1) : k - 1;
+    } else {
+        int all_hex = k % 2 == 0;
+        for (size_t i = 0; i < k && all_hex; i++)
+            all_hex = is_hex_digit(v[i]);
+        if (all_hex) {
+            if (k / 2 > sizeof(local)) {
+                title = PyMem_Malloc(k / 2);
+                if (!title) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+            }
+            for (size_t i = 0; i < k / 2; i++) {
+                title[i] = (unsigned char)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+                if (title[i] >= 0x80)
+                    ok = 0; /* UTF-8 (or not): the reference decodes it */
+            }
+            t = k / 2;
+        } else {
+            for (size_t i = 0; i < k && ok; i++) /* fromhex skips whitespace */
+                ok = !(v[i] == ' ' || (v[i] >= '\t' && v[i] <= '\r'));
+            title = (unsigned char *)v; /* fromhex fails: the value as logged */
+            t = k;
+        }
+    }
+    int rc = 0;
+    if (ok) {
+        while (t && title[t - 1] == 0) /* rstrip("\x00") */
+            t--;
+        rc = OUT_LITERAL(b, ",\"argv\":[");
+        size_t start = 0;
+        for (size_t i = 0; rc == 0 && i <= t; i++) {
+            if (i == t || title[i] == 0) { /* split("\x00") */
+                if (start && OUT_LITERAL(b, ",") < 0)
+                    rc = -1;
+                if (rc == 0)
+                    rc = out_json_bytes(b, title + start, i - start);
+                start = i + 1;
+            }
+        }
+        if (rc == 0)
+            rc = OUT_LITERAL(b, "]");
+        rc = rc < 0 ? -1 : 1;
+    }
+    if (title != local && title != v + 1 && title != v)
+        PyMem_Free(title);
+    return rc;
+}
+
+/* Whether an ASCII raw text holds " msg='" (a user-space message to keep whole). */
+static int has_message(PyObject *raw)
+{
+    const char *s = (const char *)PyUnicode_1BYTE_DATA(raw);
+    Py_ssize_t k = PyUnicode_GET_LENGTH(raw);
+    return k >= 6 && memmem(s, (size_t)k, " msg='", 6) != NULL;
+}
+
+/* One event's JSON line into b: 1 done, 0 to decline (the reference renders it). */
+static int out_event(Renderer *r, outbuf *b, PyObject *event)
+{
+    if (!event_class || Py_TYPE(event) != event_class)
+        return 0;
+    PyObject *records = event_slot(event, E_RECORDS);
+    PyObject *timestamp = event_slot(event, E_TIMESTAMP);
+    PyObject *sequence = event_slot(event, E_SEQUENCE);
+    PyObject *node = event_slot(event, E_NODE);
+    if (!records || !timestamp || !sequence || !node || !PyTuple_CheckExact(records) ||
+        !PyFloat_CheckExact(timestamp) || !PyLong_CheckExact(sequence))
+        return 0;
+    Py_ssize_t count = PyTuple_GET_SIZE(records);
+    int execs = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *record = PyTuple_GET_ITEM(records, i);
+        if (Py_TYPE(record) != record_class)
+            return 0;
+        PyObject *type = record_slot(record, F_TYPE);
+        if (!type || !PyLong_CheckExact(type))
+            return 0;
+        execs += PyLong_AsLong(type) == r->execve_type;
+    }
+    if (execs > 1)
+        return 0; /* an argv spread over several EXECVE records: the reference merges it */
+
+    /* format_timestamp: round(timestamp * 1000) (half to even, as nearbyint) in UTC */
+    double ms = nearbyint(PyFloat_AS_DOUBLE(timestamp) * 1000.0);
+    if (!(ms >= 0.0 && ms < 253402300800000.0))
+        return 0;
+    long long whole = (long long)ms;
+    time_t seconds = (time_t)(whole / 1000);
+    struct tm tm;
+    if (!gmtime_r(&seconds, &tm) || tm.tm_year + 1900 < 1000)
+        return 0;
+    char head[96];
+    int k = snprintf(head, sizeof(head), "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"sequence\":",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(whole % 1000));
+    if (k <= 0 || (size_t)k >= sizeof(head) || out_put(b, head, (size_t)k) < 0)
+        return -1;
+    unsigned long long serial = PyLong_AsUnsignedLongLong(sequence);
+    if (serial == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0; /* negative or huge: str(int) in the reference */
+    }
+    k = snprintf(head, sizeof(head), "%llu,\"node\":", serial);
+    if (out_put(b, head, (size_t)k) < 0)
+        return -1;
+    int ok = node == Py_None ? (OUT_LITERAL(b, "null") < 0 ? -1 : 1) : out_json_str(b, node);
+    if (ok <= 0)
+        return ok;
+    if (OUT_LITERAL(b, ",\"records\":[") < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *record = PyTuple_GET_ITEM(records, i);
+        PyObject *name = record_slot(record, F_TYPE_NAME);
+        PyObject *raw = record_slot(record, F_RAW);
+        if (!name || !raw || !PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw))
+            return 0;
+        if ((i && OUT_LITERAL(b, ",") < 0) || OUT_LITERAL(b, "{\"type\":") < 0)
+            return -1;
+        ok = out_json_str(b, name);
+        if (ok <= 0)
+            return ok;
+        if (OUT_LITERAL(b, ",\"fields\":{") < 0)
+            return -1;
+        int repeats = 0;
+        PyObject *parts = finished_fields(r, record, &repeats);
+        if (!parts)
+            return -1;
+        if (parts == Py_None) {
+            Py_DECREF(parts);
+            return 0;
+        }
+        ok = 1;
+        for (Py_ssize_t j = 0; ok > 0 && j < PyList_GET_SIZE(parts); j++) {
+            if (j && OUT_LITERAL(b, ",") < 0)
+                ok = -1;
+            else
+                ok = out_ascii_str(b, PyList_GET_ITEM(parts, j));
+        }
+        Py_DECREF(parts);
+        if (ok <= 0)
+            return ok;
+        if (OUT_LITERAL(b, "}") < 0)
+            return -1;
+        long rtype = PyLong_AsLong(record_slot(record, F_TYPE));
+        int message = has_message(raw);
+        if (rtype == r->proctitle_type && !repeats && !message) {
+            ok = out_proctitle_argv(b, record_slot(record, F_ITEMS));
+            if (ok <= 0)
+                return ok;
+        } else if (repeats || message || rtype == r->execve_type || rtype == r->sockaddr_type) {
+            PyObject *tail = PyObject_CallFunctionObjArgs(r->record_tail, record,
+                                                          repeats ? Py_True : Py_False, NULL);
+            if (!tail)
+                return -1;
+            ok = out_ascii_str(b, tail);
+            Py_DECREF(tail);
+            if (ok <= 0)
+                return ok;
+        }
+        if (OUT_LITERAL(b, "}") < 0)
+            return -1;
+    }
+    return OUT_LITERAL(b, "]}") < 0 ? -1 : 1;
+}
+
+/* _make_safe on the ASCII text built from b's offset mark on: DEL (which json.dumps
+ * leaves raw) becomes \u007f. 0, or -1 on error. */
+static int escape_dels(outbuf *b, size_t mark)
+{
+    size_t dels = 0;
+    for (size_t i = mark; i < b->len; i++)
+        dels += b->p[i] == 0x7f;
+    if (!dels)
+        return 0;
+    if (out_reserve(b, 5 * dels) < 0)
+        return -1;
+    size_t from = b->len, to = b->len + 5 * dels;
+    b->len = to;
+    while (from > mark) { /* backwards, in place */
+        char c = b->p[--from];
+        if (c == 0x7f) {
+            to -= 6;
+            memcpy(b->p + to, "\\u007f", 6);
+        } else {
+            b->p[--to] = c;
+        }
+    }
+    return 0;
+}
+
+/* Append event's line (C where it can, else the fallback's text, UTF-8). 0 or -1. */
+static int out_event_or_fallback(Renderer *r, outbuf *b, PyObject *event)
+{
+    size_t mark = b->len;
+    int ok = out_event(r, b, event);
+    if (ok < 0)
+        return -1;
+    if (ok > 0)
+        return escape_dels(b, mark);
+    b->len = mark;
+    PyObject *text = PyObject_CallOneArg(r->fallback, event);
+    if (!text)
+        return -1;
+    if (!PyUnicode_Check(text)) {
+        Py_DECREF(text);
+        PyErr_SetString(PyExc_TypeError, "fallback: expected a str");
+        return -1;
+    }
+    Py_ssize_t k;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &k); /* the reference's text is valid UTF-8 */
+    if (!PyUnicode_IS_ASCII(text))
+        b->utf8 = 1;
+    int rc = s ? out_put(b, s, (size_t)k) : -1;
+    Py_DECREF(text);
+    return rc;
+}
+
+/* The buffer as a str: ASCII unless a fallback's text was not (then UTF-8). */
+static PyObject *out_text(outbuf *b)
+{
+    if (!b->utf8) {
+        PyObject *text = PyUnicode_New((Py_ssize_t)b->len, 127);
+        if (text)
+            memcpy(PyUnicode_1BYTE_DATA(text), b->p, b->len);
+        return text;
+    }
+    return PyUnicode_DecodeUTF8(b->p, (Py_ssize_t)b->len, NULL);
+}
+
+static int hooks_set(Renderer *r)
+{
+    if (r->fallback == Py_None || r->record_tail == Py_None) {
+        PyErr_SetString(PyExc_RuntimeError, "Renderer: set_event_hooks() first");
+        return 0;
+    }
+    return 1;
+}
+
+/* event_json(event) -> str: formats.event_json (the reference's text, always). */
+static PyObject *Renderer_event_json(Renderer *r, PyObject *event)
+{
+    if (!hooks_set(r))
+        return NULL;
+    outbuf b;
+    out_init(&b);
+    PyObject *text = NULL;
+    if (out_event_or_fallback(r, &b, event) == 0)
+        text = out_text(&b);
+    out_free(&b);
+    return text;
+}
+
+/* events_json(events) -> str: event_json of each, each followed by a newline. */
+static PyObject *Renderer_events_json(Renderer *r, PyObject *events)
+{
+    if (!hooks_set(r))
+        return NULL;
+    PyObject *seq = PySequence_Tuple(events); /* a tuple: no callback can change it */
+    if (!seq)
+        return NULL;
+    outbuf b;
+    out_init(&b);
+    PyObject *result = NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int rc = out_event_or_fallback(r, &b, PyTuple_GET_ITEM(seq, i));
+        if (rc < 0 || OUT_LITERAL(&b, "\n") < 0)
+            goto done;
+    }
+    result = out_text(&b);
 done:
-    Py_XDECREF(site);
-    Py_XDECREF(finished);
-    Py_DECREF(cache);
+    out_free(&b);
+    Py_DECREF(seq);
     return result;
 }
 
-static PyObject *configure(PyObject *self, PyObject *args)
+/* set_event_hooks(record_tail, fallback, execve, proctitle, sockaddr) */
+static PyObject *Renderer_set_event_hooks(Renderer *r, PyObject *args)
 {
-    (void)self;
-    PyObject *cls, *numbers, *factory, *empty;
-    long avc, user_avc;
-    Py_ssize_t max_length;
-    long long max_stamp;
-    if (!PyArg_ParseTuple(args, "O!O!OOllnL", &PyType_Type, &cls, &PyDict_Type, &numbers,
-                          &factory, &empty, &avc, &user_avc, &max_length, &max_stamp))
+    PyObject *tail, *fallback;
+    long execve, proctitle, sockaddr;
+    if (!PyArg_ParseTuple(args, "OOlll", &tail, &fallback, &execve, &proctitle, &sockaddr))
         return NULL;
-    for (int f = 0; f < F_COUNT; f++) {
-        PyObject *descr = PyObject_GetAttrString(cls, field_names[f]);
+    Py_XSETREF(r->record_tail, Py_NewRef(tail));
+    Py_XSETREF(r->fallback, Py_NewRef(fallback));
+    r->execve_type = execve;
+    r->proctitle_type = proctitle;
+    r->sockaddr_type = sockaddr;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Renderer_methods[] = {
+    {"fields_json", (PyCFunction)Renderer_fields_json, METH_O,
+     "Interpreter.fields_json(record) in C: (json, repeats), or None to decline."},
+    {"event_json", (PyCFunction)Renderer_event_json, METH_O,
+     "formats.event_json(event): in C where it can, else the reference (the fallback hook)."},
+    {"events_json", (PyCFunction)Renderer_events_json, METH_O,
+     "event_json() of each event, each followed by a newline, as one str."},
+    {"set_event_hooks", (PyCFunction)Renderer_set_event_hooks, METH_VARARGS,
+     "Hand over formats' record tail and reference event_json, and the record types."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RendererType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "trioaudit._native._core.Renderer",
+    .tp_basicsize = sizeof(Renderer),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "One interpreter's fields_json and the event renderer built on it.",
+    .tp_traverse = (traverseproc)Renderer_traverse,
+    .tp_clear = (inquiry)Renderer_clear,
+    .tp_dealloc = (destructor)Renderer_dealloc,
+    .tp_init = (initproc)Renderer_init,
+    .tp_new = PyType_GenericNew,
+    .tp_methods = Renderer_methods,
+};
+
+/* The offsets of a slotted class's named slots, checked to be plain object slots. */
+static int slot_offsets(PyObject *cls, const char *const *names, int count, Py_ssize_t *offsets)
+{
+    for (int f = 0; f < count; f++) {
+        PyObject *descr = PyObject_GetAttrString(cls, names[f]);
         if (!descr)
-            return NULL;
+            return -1;
         int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
                  ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
         Py_ssize_t offset = ok ? ((PyMemberDescrObject *)descr)->d_member->offset : 0;
         Py_DECREF(descr);
         if (!ok) {
             PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot",
-                         ((PyTypeObject *)cls)->tp_name, field_names[f]);
-            return NULL;
+                         ((PyTypeObject *)cls)->tp_name, names[f]);
+            return -1;
         }
-        field_offsets[f] = offset;
+        offsets[f] = offset;
     }
+    return 0;
+}
+
+/* configure(AuditRecord, AuditEvent, log_numbers, enrichment_for, no_enrichment, avc,
+ *           user_avc, max_record_length, max_timestamp) */
+static PyObject *configure(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cls, *event_cls, *numbers, *factory, *empty;
+    long avc, user_avc;
+    Py_ssize_t max_length;
+    long long max_stamp;
+    if (!PyArg_ParseTuple(args, "O!O!O!OOllnL", &PyType_Type, &cls, &PyType_Type, &event_cls,
+                          &PyDict_Type, &numbers, &factory, &empty, &avc, &user_avc, &max_length,
+                          &max_stamp))
+        return NULL;
+    if (slot_offsets(cls, field_names, F_COUNT, field_offsets) < 0 ||
+        slot_offsets(event_cls, event_field_names, E_COUNT, event_offsets) < 0)
+        return NULL;
     if (!str_cache) {
         str_cache = PyMem_Calloc(CACHE_SLOTS, sizeof(cache_slot));
         pair_cache = PyMem_Calloc(CACHE_SLOTS, sizeof(cache_slot));
-        if (!str_cache || !pair_cache)
+        enrichments = PyMem_Calloc(ENRICHMENT_SLOTS, sizeof(enrichment_slot));
+        if (!str_cache || !pair_cache || !enrichments)
             return PyErr_NoMemory();
+    } else {
+        for (int i = 0; i < ENRICHMENT_SLOTS; i++) { /* a new factory: forget the old answers */
+            Py_CLEAR(enrichments[i].mapping);
+            enrichments[i].len = 0;
+        }
     }
     Py_XSETREF(record_class, (PyTypeObject *)Py_NewRef(cls));
+    Py_XSETREF(event_class, (PyTypeObject *)Py_NewRef(event_cls));
     Py_XSETREF(log_numbers, Py_NewRef(numbers));
     Py_XSETREF(enrichment_for, Py_NewRef(factory));
     Py_XSETREF(no_enrichment, Py_NewRef(empty));
@@ -786,7 +1475,6 @@ static PyMethodDef methods[] = {
     {"parse_lines", parse_lines, METH_O, "parse_line() of each line of a sequence."},
     {"parse_kernel", parse_kernel, METH_VARARGS, "parse_kernel_record() in C, or None."},
     {"split_fields", split_fields, METH_VARARGS, "The C field splitter (for the tests)."},
-    {"fields_json", fields_json, METH_VARARGS, "Interpreter.fields_json in C, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -797,5 +1485,10 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     ta_items_init(&scratch);
-    return PyModule_Create(&module);
+    if (PyType_Ready(&RendererType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddObjectRef(m, "Renderer", (PyObject *)&RendererType) < 0)
+        Py_CLEAR(m);
+    return m;
 }

@@ -69,7 +69,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
@@ -82,7 +82,16 @@ from .._records.values import KEY_SEPARATOR, decode_value
 from .._tables.msgtype_names import LOG_NAMES
 from .._tables.msgtypes import AuditMessageType as _T
 
-__all__ = ["FORMATS", "OutputFormat", "event_json", "json_dumps", "neutralise", "render_event"]
+__all__ = [
+    "FORMATS",
+    "OutputFormat",
+    "event_json",
+    "events_text",
+    "json_dumps",
+    "neutralise",
+    "reference_event_json",
+    "render_event",
+]
 
 OutputFormat = Literal["json", "records", "text"]
 FORMATS: tuple[OutputFormat, ...] = ("json", "records", "text")
@@ -189,14 +198,45 @@ def _interpreted_extras(record: AuditRecord, repeats: bool) -> str:
     return extras
 
 
+def _record_tail(record: AuditRecord, repeats: bool) -> str:
+    """What follows a record's ``"fields"`` in its JSON (interpreted): ``"repeated"``,
+    the extras and ``"msg"``, in :meth:`AuditRecord.to_dict`'s key order."""
+    part = ""
+    if repeats:
+        repeated = record.repeated_fields()
+        if repeated:
+            part += ',"repeated":' + _encode(repeated)
+    part += _interpreted_extras(record, repeats)
+    if " msg='" in record.raw:
+        message = record.message
+        if message is not None:
+            part += ',"msg":' + _json_string(message)
+    return part
+
+
 def event_json(event: AuditEvent, raw: bool = False) -> str:
     """``json_dumps(event.to_dict(raw))``, the same text, built faster.
+
+    The compiled core renders interpreted events when it is there (and hands any
+    event it cannot take to :func:`reference_event_json`); ``tests/unit/test_native.py``
+    holds its text to the reference's.
+    """
+    if not raw:
+        renderer = _event_renderer()
+        if renderer is not None:
+            text: str = renderer.event_json(event)
+            return text
+    return reference_event_json(event, raw)
+
+
+def reference_event_json(event: AuditEvent, raw: bool = False) -> str:
+    """:func:`event_json` on the pure-Python path (the reference the core is held to).
 
     The fields come as finished JSON text from :meth:`Interpreter.fields_json`
     (or, raw, from per-field memoised fragments of the decoded values); the
     rest is concatenated here in :meth:`AuditEvent.to_dict`'s key order. Events
     whose argument vector spans several EXECVE records (rare) take the
-    reference path.
+    slow path.
     """
     records = event.records
     if not raw and sum(1 for record in records if record.type == _EXECVE) > 1:
@@ -206,16 +246,17 @@ def event_json(event: AuditEvent, raw: bool = False) -> str:
     for record in records:
         fields, repeats = fields_json(record)
         part = '{"type":' + _json_string(record.type_name) + ',"fields":' + fields
-        if repeats:
-            repeated = record.repeated_fields(raw)
-            if repeated:
-                part += ',"repeated":' + _encode(repeated)
-        if not raw:
-            part += _interpreted_extras(record, repeats)
-        if " msg='" in record.raw:
-            message = record.message
-            if message is not None:
-                part += ',"msg":' + _json_string(message)
+        if raw:
+            if repeats:
+                repeated = record.repeated_fields(raw)
+                if repeated:
+                    part += ',"repeated":' + _encode(repeated)
+            if " msg='" in record.raw:
+                message = record.message
+                if message is not None:
+                    part += ',"msg":' + _json_string(message)
+        else:
+            part += _record_tail(record, repeats)
         parts.append(part + "}")
     node = "null" if event.node is None else _json_string(event.node)
     return _make_safe(
@@ -229,6 +270,35 @@ def event_json(event: AuditEvent, raw: bool = False) -> str:
         + ",".join(parts)
         + "]}"
     )
+
+
+def events_text(
+    events: Sequence[AuditEvent], fmt: OutputFormat = "json", *, raw: bool = False
+) -> str:
+    """Every event rendered, each followed by a newline: what a writer of many events
+    wants (the core renders a whole batch of interpreted JSON lines in one call)."""
+    if fmt == "json" and not raw:
+        renderer = _event_renderer()
+        if renderer is not None:
+            text: str = renderer.events_json(events)
+            return text
+    return "".join(render_event(event, fmt, raw=raw) + "\n" for event in events)
+
+
+# The core's renderer of the default interpreter, with formats' hooks set (or None).
+_renderer_of: list[Any] = [None, None]
+
+
+def _event_renderer() -> Any | None:
+    interpreter = default_interpreter()
+    if _renderer_of[0] is not interpreter:
+        renderer = interpreter.native_renderer
+        if renderer is not None:
+            renderer.set_event_hooks(
+                _record_tail, reference_event_json, _EXECVE, int(_T.PROCTITLE), _SOCKADDR
+            )
+        _renderer_of[:] = [interpreter, renderer]
+    return _renderer_of[1]
 
 
 def _escape_char(ch: str) -> str:

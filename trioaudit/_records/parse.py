@@ -57,7 +57,7 @@ from types import MappingProxyType
 from .._native import core
 from .._tables.msgtype_names import LOG_NUMBERS
 from .._tables.msgtypes import AuditMessageType
-from .model import AuditRecord
+from .model import AuditEvent, AuditRecord
 from .values import RecordParseError, split_fields, type_name, type_number
 
 __all__ = [
@@ -318,6 +318,7 @@ def _configure_native() -> Callable[[str | bytes], AuditRecord | None] | None:
         return None
     core.configure(
         AuditRecord,
+        AuditEvent,
         dict(LOG_NUMBERS),
         _enrichment_for,
         _NO_ENRICHMENT,

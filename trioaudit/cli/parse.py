@@ -14,14 +14,16 @@ changes the exit code (docs/events.md, "Command line").
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
 from .._output.filter import Predicate, compile_filter
-from .._output.formats import FORMATS, render_event
+from .._output.formats import FORMATS, events_text
 from .._records.logread import LogParser, open_log
+from .._records.model import AuditEvent
 from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT
 from . import exitcodes
 from .parallel import add_jobs_option, render_in_workers
@@ -112,15 +114,29 @@ def _render_here(
         parser = LogParser(timeout=args.timeout, max_open=args.max_open)
         parsers.append(parser)
         with _reading(path, parser, progress) as lines:
-            for event in parser.parse(lines):
-                if predicate is not None and not predicate(event):
-                    continue
-                stream.write(render_event(event, args.format, raw=args.raw))
-                stream.write("\n")
-                emitted += 1
+            # In batches of lines: one parse call and one render call per batch (the
+            # core renders a whole batch of JSON lines at once), not per event.
+            for events in _event_batches(parser, lines):
+                if predicate is not None:
+                    events = [event for event in events if predicate(event)]
+                if args.count is not None:
+                    events = events[: args.count - emitted]
+                stream.write(events_text(events, args.format, raw=args.raw))
+                emitted += len(events)
                 if args.count is not None and emitted >= args.count:
                     return parsers
     return parsers
+
+
+#: Lines read and parsed per batch by :func:`_render_here`.
+LINES_PER_BATCH = 256
+
+
+def _event_batches(parser: LogParser, lines: Iterable[bytes]) -> Iterator[list[AuditEvent]]:
+    """The events of each batch of lines, then those the end of input completes."""
+    batches = iter(lambda: list(itertools.islice(lines, LINES_PER_BATCH)), [])
+    yield from map(parser.feed_lines, batches)
+    yield parser.finish()
 
 
 def no_records_note(path: str, lines: int) -> str:

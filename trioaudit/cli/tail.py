@@ -38,7 +38,7 @@ from typing import Any, TextIO
 import trio
 
 from .._output.filter import Predicate, compile_filter
-from .._output.formats import render_event
+from .._output.formats import events_text
 from .._records.model import KernelRecord
 from .._tables.msgtypes import AuditMessageType
 from .._trio.client import AuditClient, ClientMode, open_audit_client, process_name
@@ -267,16 +267,13 @@ async def _stream(
             return
         while remaining > 0:
             batch = await events.receive_batch(EVENTS_PER_TURN)
-            lines: list[str] = []
-            for event in batch:
-                if predicate is not None and not predicate(event):
-                    continue
-                lines.append(render_event(event, args.format, raw=args.raw))
-                if len(lines) >= remaining:
-                    break
-            if not lines:
+            if predicate is not None:
+                batch = [event for event in batch if predicate(event)]
+            if len(batch) > remaining:
+                batch = batch[: int(remaining)]
+            if not batch:
                 continue
-            text = "\n".join(lines) + "\n"
+            text = events_text(batch, args.format, raw=args.raw)
             if inline:
                 _write(out, text)
                 # The thread hand-off used to be this loop's turn-taking point: the
@@ -287,7 +284,7 @@ async def _stream(
                 # A stalled stdout (a pipe nobody reads) must stall only this
                 # loop, never the reader task: write from a worker thread.
                 await trio.to_thread.run_sync(_write, out, text, abandon_on_cancel=True)
-            remaining -= len(lines)
+            remaining -= len(batch)
     finally:
         # Also on --duration and Ctrl-C: losses are never silent.
         stats = client.statistics()

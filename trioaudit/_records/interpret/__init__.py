@@ -262,7 +262,7 @@ class Interpreter:
         "_escape",
         "_json",
         "_memoise",
-        "_native_json",
+        "_native",
         "_native_kinds",
         "_pairs",
         "_sites",
@@ -287,9 +287,9 @@ class Interpreter:
         self._native_kinds: dict[int, dict[str, int]] = {}
         # The compiled core runs this pipeline when it is there (the memoised, escaping
         # one: the core knows no other); it declines what it cannot take.
-        self._native_json: Callable[[RecordView], tuple[str, bool] | None] | None = None
+        self._native: Any | None = None
         if core is not None and memoise and escape:
-            self._native_json = self._make_native_json()
+            self._native = self._make_native_renderer()
 
     @property
     def db(self) -> SystemDatabase:
@@ -323,8 +323,8 @@ class Interpreter:
         of an interpreter that memoises nothing, on every corpus and on generated
         records.
         """
-        if self._native_json is not None:
-            done = self._native_json(record)
+        if self._native is not None:
+            done: tuple[str, bool] | None = self._native.fields_json(record)
             if done is not None:
                 return done
         return self.reference_fields_json(record)
@@ -343,15 +343,19 @@ class Interpreter:
             fragments = unique
         return "{" + ",".join(fragments) + "}", repeats
 
-    def _make_native_json(self) -> Callable[[RecordView], tuple[str, bool] | None]:
-        """The core's fields_json bound to this interpreter's memos and fill step."""
+    @property
+    def native_renderer(self) -> Any | None:
+        """The compiled core's renderer bound to this interpreter (``None`` on the
+        reference path): its ``fields_json`` is this interpreter's, and
+        :mod:`trioaudit._output.formats` renders whole events with it."""
+        return self._native
+
+    def _make_native_renderer(self) -> Any:
+        """The core's renderer, bound to this interpreter's memos and fill step."""
         assert core is not None
-        native = core.fields_json
         memos = self._json
-        by_type, kinds, fill = memos.by_type, self._native_kinds, self._fill
-        sites: dict[object, tuple[int, str | None]] = {}
+        fill = self._fill
         call_site = self._call_site
-        use_enrichment = self._use_enrichment
         multiplexed = tuple(f'{_json_string("syscall")}:"{name}' for name in _MULTIPLEXERS)
 
         def site_of(record: RecordView) -> tuple[int, str | None]:
@@ -379,19 +383,18 @@ class Interpreter:
         def fill_json(record: RecordView, finished: list[str | None], cache: Any) -> None:
             fill(record, finished, cache, memos)
 
-        def native_json(record: RecordView) -> tuple[str, bool] | None:
-            enriched = record.enriched
-            overrides = (
-                self._overrides(record.type, enriched, memos)
-                if use_enrichment and enriched
-                else None
-            )
-            done: tuple[str, bool] | None = native(
-                record, by_type, overrides, kinds, _native_kind, sites, site_of, fill_json
-            )
-            return done
+        def overrides(rtype: int, enriched: Mapping[str, str]) -> dict[str, str]:
+            return self._overrides(rtype, enriched, memos)
 
-        return native_json
+        return core.Renderer(
+            memos.by_type,
+            self._native_kinds,
+            _native_kind,
+            {},
+            site_of,
+            fill_json,
+            overrides if self._use_enrichment else None,
+        )
 
     # ---- the pipeline ----------------------------------------------------------
 
