@@ -11,8 +11,12 @@ setup(
     ext_modules=[
         Extension(
             "trioaudit._native._core",
-            sources=["trioaudit/_native/_core.c", "trioaudit/_native/records.c"],
-            depends=["trioaudit/_native/records.h"],
+            sources=[
+                "trioaudit/_native/_core.c",
+                "trioaudit/_native/reassembly.c",
+                "trioaudit/_native/records.c",
+            ],
+            depends=["trioaudit/_native/_core.h", "trioaudit/_native/records.h"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         )

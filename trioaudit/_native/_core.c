@@ -15,8 +15,8 @@
  * per-field call), checked at configure time to be plain object slots.
  */
 #define _GNU_SOURCE /* memmem */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_core.h"
+
 #include <structmember.h>
 
 #include <math.h>
@@ -27,7 +27,7 @@
 
 /* ---- configuration ---------------------------------------------------------------- */
 
-static PyTypeObject *record_class;
+PyTypeObject *record_class;
 static PyObject *log_numbers;    /* dict: type name -> number */
 static PyObject *enrichment_for; /* callable(extra: str) -> Mapping */
 static PyObject *no_enrichment;  /* the shared empty mapping */
@@ -35,16 +35,15 @@ static long avc_type, user_avc_type;
 static Py_ssize_t max_record_length;
 static long long max_timestamp;
 
-enum { F_TYPE, F_TYPE_NAME, F_TIMESTAMP, F_SEQUENCE, F_NODE, F_RAW, F_ITEMS, F_ENRICHED, F_CACHE, F_COUNT };
 static const char *const field_names[F_COUNT] = {
     "type", "type_name", "timestamp", "sequence", "node", "raw", "items", "enriched", "_cache",
 };
-static Py_ssize_t field_offsets[F_COUNT];
+Py_ssize_t field_offsets[F_COUNT];
 
-static PyTypeObject *event_class; /* AuditEvent, also a frozen slotted dataclass */
-enum { E_SEQUENCE, E_TIMESTAMP, E_NODE, E_RECORDS, E_COUNT };
-static const char *const event_field_names[E_COUNT] = {"sequence", "timestamp", "node", "records"};
-static Py_ssize_t event_offsets[E_COUNT];
+PyTypeObject *event_class;
+static const char *const event_field_names[E_COUNT] = {"sequence", "timestamp", "node", "records",
+                                                       "eoe"};
+Py_ssize_t event_offsets[E_COUNT];
 
 static ta_items scratch; /* reused between calls (the GIL serialises them) */
 
@@ -637,15 +636,7 @@ static PyObject *call_site(PyObject *sites, PyObject *record, PyObject *items, P
     return site;
 }
 
-static PyObject *record_slot(PyObject *record, int field)
-{
-    return *(PyObject **)((char *)record + field_offsets[field]);
-}
 
-static PyObject *event_slot(PyObject *event, int field)
-{
-    return *(PyObject **)((char *)event + event_offsets[field]);
-}
 
 /* ---- the renderer: Interpreter.fields_json and formats.event_json in C ------------ */
 
@@ -1485,10 +1476,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     ta_items_init(&scratch);
-    if (PyType_Ready(&RendererType) < 0)
+    if (PyType_Ready(&RendererType) < 0 || PyType_Ready(&ReassemblerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m && PyModule_AddObjectRef(m, "Renderer", (PyObject *)&RendererType) < 0)
+    if (m && (PyModule_AddObjectRef(m, "Renderer", (PyObject *)&RendererType) < 0 ||
+              PyModule_AddObjectRef(m, "Reassembler", (PyObject *)&ReassemblerType) < 0))
         Py_CLEAR(m);
     return m;
 }

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from .model import AuditEvent
+from .model import AuditEvent, AuditRecord
 from .parse import RecordParseError, parse_log_line
-from .reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
+from .reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, make_reassembler
 
 __all__ = ["LogParser", "open_log", "parse_log"]
 
@@ -54,7 +54,7 @@ class LogParser:
         on_error: Callable[[int, RecordParseError], None] | None = None,
         fields: bool = True,
     ) -> None:
-        self.reassembler = Reassembler(timeout=timeout, max_open=max_open, stamp_order=True)
+        self.reassembler = make_reassembler(timeout=timeout, max_open=max_open, stamp_order=True)
         self.lines = 0
         self.records = 0
         self.bad_lines = 0
@@ -79,23 +79,20 @@ class LogParser:
     def feed_lines(self, lines: Iterable[str | bytes]) -> list[AuditEvent]:
         """:meth:`feed_line` of each line, the events they completed in one list
         (one call per batch of lines: what ``trioaudit parse`` feeds)."""
-        out: list[AuditEvent] = []
-        feed = self.reassembler.feed
+        records: list[AuditRecord] = []
         fields = self._fields
         for line in lines:
             self.lines += 1
             if not line or line.isspace():  # not line.strip(), without the copy
                 continue
             try:
-                record = parse_log_line(line, fields=fields)
+                records.append(parse_log_line(line, fields=fields))
             except RecordParseError as exc:
                 self.bad_lines += 1
                 if self._on_error is not None:
                     self._on_error(self.lines, exc)
-                continue
-            self.records += 1
-            out += feed(record, record.timestamp)
-        return out
+        self.records += len(records)
+        return self.reassembler.feed_records(records, None)
 
     def finish(self) -> list[AuditEvent]:
         """End of input: complete everything still open."""

@@ -89,9 +89,13 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
+from .._native import core
 from .._tables.msgtypes import AuditMessageType as _T
+from . import parse as _parse  # configures the compiled core with the record classes
 from .model import AuditEvent, AuditRecord
 
 __all__ = [
@@ -101,6 +105,7 @@ __all__ = [
     "MAX_NODES",
     "Reassembler",
     "ReassemblerStatistics",
+    "make_reassembler",
 ]
 
 #: Seconds an event may wait for its EOE (auditd's ``end_of_event_timeout`` is 2).
@@ -322,6 +327,14 @@ class Reassembler:
                     heapq.heappush(self._stamps, (order, pending))
         return self._release(out) if self._held else out
 
+    def feed_records(self, records: Iterable[AuditRecord], clock: float | None) -> list[AuditEvent]:
+        """:meth:`feed` of each record, the completed events in one list: at *clock*,
+        or at each record's own timestamp when *clock* is ``None`` (a log's time)."""
+        out: list[AuditEvent] = []
+        for record in records:
+            out += self.feed(record, record.timestamp if clock is None else clock)
+        return out
+
     def flush_expired(self, now: float) -> list[AuditEvent]:
         """Complete the events that waited ``timeout`` seconds or more.
 
@@ -520,3 +533,30 @@ class Reassembler:
         self._resets += 1
         node.highest = serial
         self._missing = {m for m in self._missing if m[0] != name}
+
+
+def make_reassembler(
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_open: int = DEFAULT_MAX_OPEN,
+    stamp_order: bool = False,
+) -> Reassembler:
+    """A :class:`Reassembler` -- the compiled core's when it is there.
+
+    The core's (``trioaudit._native._core.Reassembler``) applies the same rules to the
+    same records and gives the same events and counters; ``tests/unit/
+    test_native_reassembly.py`` feeds both alike and compares. This class stays the
+    reference, and what :mod:`trioaudit` exports for those who build their own pipeline.
+    """
+    if core is None:
+        return Reassembler(timeout=timeout, max_open=max_open, stamp_order=stamp_order)
+    assert _parse.NATIVE_CONFIGURED
+    native = core.Reassembler(
+        timeout=timeout,
+        max_open=max_open,
+        stamp_order=stamp_order,
+        statistics_class=ReassemblerStatistics,
+        eoe_type=_EOE,
+        once_types=tuple(_ONCE_PER_EVENT),
+    )
+    return cast(Reassembler, native)

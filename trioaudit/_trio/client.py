@@ -63,7 +63,7 @@ from .._errors import (
     NetlinkError,
 )
 from .._records.model import KernelRecord
-from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, Reassembler
+from .._records.reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, make_reassembler
 from .._tables.msgtypes import AuditMessageType as T
 from .._wire import control as _control
 from .._wire.netlink import NetlinkMessage, record_of_datagram, record_text
@@ -767,7 +767,7 @@ class AuditClient:
             AuditUsageError: ``records()`` or ``open_events()`` is already open,
                 or the client is in ``"control"`` mode.
         """
-        reassembler = Reassembler(
+        reassembler = make_reassembler(
             timeout=DEFAULT_TIMEOUT if end_of_event_timeout is None else end_of_event_timeout,
             max_open=DEFAULT_MAX_OPEN if max_open is None else max_open,
         )
