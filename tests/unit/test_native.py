@@ -343,12 +343,42 @@ def test_event_json_renders_the_common_events_in_c() -> None:
     assert '"argv":["sh","a b","\\u007f"]' in text
 
 
+@needs_core
+def test_execve_argv_is_rendered_in_c_too() -> None:
+    events = _events_of(
+        [
+            b'type=EXECVE msg=audit(1700000000.123:43): argc=3 a0=6C73 a1="-l" a2=2F746D70',
+            b"type=SYSCALL msg=audit(1700000000.123:43): arch=c000003e syscall=59",
+        ]
+    )
+    renderer = default_interpreter().native_renderer
+    assert renderer is not None
+    events_text(events)  # sets formats' hooks
+    calls: list[AuditRecord] = []
+
+    def tail(record: AuditRecord, repeats: bool) -> str:
+        calls.append(record)
+        return _record_tail(record, repeats)
+
+    renderer.set_event_hooks(tail, reference_event_json, 1309, 1327, 1306)
+    try:
+        text = renderer.event_json(events[0])
+    finally:
+        formats._renderer_of[:] = [None, None]
+    assert calls == []
+    assert text == reference_event_json(events[0])
+    assert '"argv":["ls","-l","/tmp"]' in text
+
+
 _PROCTITLES = st.sampled_from(
     [
         "proctitle=736800", "proctitle=7368", "proctitle=736", "proctitle=73 68",
         "proctitle=73\t68", "proctitle=zz", 'proctitle="sh"', 'proctitle="sh', "proctitle=",
         "proctitle=00", "proctitle=0000", "proctitle=22", "proctitle=5c", "proctitle=0a1b7f",
         "proctitle=c3a9", "proctitle=ff", "proctitle=é", "proctitle=0D0A", "x=1",
+        "argc=2", 'argc="2"', "argc=x", "argc=", "argc=70000", "argc=02", "a0=6C73",
+        'a0="ls"', "a1=2D6C", "a1=zz", "a01=1", "a1_len=4", "a1[0]=6C", "a2=c3a9",
+        "a0=7F0A22", "a1=", "a2=5C",
     ]
 )  # fmt: skip
 

@@ -848,6 +848,9 @@ static int same_name(PyObject *a, PyObject *b)
 {
     if (a == b)
         return 1;
+    Py_hash_t ha = ((PyASCIIObject *)a)->hash, hb = ((PyASCIIObject *)b)->hash;
+    if (ha != -1 && hb != -1 && ha != hb)
+        return 0; /* both hashes known (names are dict keys): different strings */
     Py_ssize_t k = PyUnicode_GET_LENGTH(a);
     if (k != PyUnicode_GET_LENGTH(b))
         return 0;
@@ -1055,9 +1058,69 @@ static int hex_value(unsigned char c)
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
-/* ',"argv":[...]' of a PROCTITLE record, as AuditRecord.argv (proctitle_argv) gives it:
- * 1 appended, 2 no argv (no proctitle field), 0 to decline (not ASCII, or a form
+/* A logged value decoded as values.decode_value decodes an escaped field (quotes
+ * removed, else hex decoded, else the value as logged) into *out (out_len bytes; local
+ * or allocated, see decoded_free): 1, or 0 to decline (not ASCII, or a form
  * bytes.fromhex reads differently), -1 on error. */
+typedef struct {
+    const unsigned char *p;
+    size_t len;
+    unsigned char *owned;
+    unsigned char local[512];
+} decoded;
+
+static void decoded_free(decoded *d)
+{
+    PyMem_Free(d->owned);
+    d->owned = NULL;
+}
+
+static int decode_escaped(PyObject *value, decoded *d)
+{
+    d->owned = NULL;
+    if (!PyUnicode_IS_ASCII(value))
+        return 0;
+    const unsigned char *v = PyUnicode_1BYTE_DATA(value);
+    size_t k = (size_t)PyUnicode_GET_LENGTH(value);
+    if (k && v[0] == '"') { /* quoted: up to the next quote */
+        const unsigned char *close = memchr(v + 1, '"', k - 1);
+        d->p = v + 1;
+        d->len = close ? (size_t)(close - v - 1) : k - 1;
+        return 1;
+    }
+    int all_hex = k % 2 == 0;
+    for (size_t i = 0; i < k && all_hex; i++)
+        all_hex = is_hex_digit(v[i]);
+    if (!all_hex) {
+        for (size_t i = 0; i < k; i++) /* fromhex skips whitespace: leave that to it */
+            if (v[i] == ' ' || (v[i] >= '\t' && v[i] <= '\r'))
+                return 0;
+        d->p = v; /* fromhex fails: the value as logged */
+        d->len = k;
+        return 1;
+    }
+    unsigned char *bytes = d->local;
+    if (k / 2 > sizeof(d->local)) {
+        bytes = d->owned = PyMem_Malloc(k / 2);
+        if (!bytes) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < k / 2; i++) {
+        bytes[i] = (unsigned char)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+        if (bytes[i] >= 0x80) {
+            decoded_free(d);
+            return 0; /* UTF-8 (or not): the reference decodes it */
+        }
+    }
+    d->p = bytes;
+    d->len = k / 2;
+    return 1;
+}
+
+/* ',"argv":[...]' of a PROCTITLE record, as AuditRecord.argv (proctitle_argv) gives it:
+ * 1 appended, 2 no argv (no proctitle field), 0 to decline, -1 on error. */
 static int out_proctitle_argv(outbuf *b, PyObject *items)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(items);
@@ -1069,65 +1132,110 @@ static int out_proctitle_argv(outbuf *b, PyObject *items)
     }
     if (!value)
         return 2;
-    if (!PyUnicode_IS_ASCII(value))
+    decoded d;
+    int ok = decode_escaped(value, &d);
+    if (ok <= 0)
+        return ok;
+    const unsigned char *title = d.p;
+    size_t t = d.len;
+    while (t && title[t - 1] == 0) /* rstrip("\x00") */
+        t--;
+    int rc = OUT_LITERAL(b, ",\"argv\":[");
+    size_t start = 0;
+    for (size_t i = 0; rc == 0 && i <= t; i++) {
+        if (i == t || title[i] == 0) { /* split("\x00") */
+            if (start && OUT_LITERAL(b, ",") < 0)
+                rc = -1;
+            if (rc == 0)
+                rc = out_json_bytes(b, title + start, i - start);
+            start = i + 1;
+        }
+    }
+    if (rc == 0)
+        rc = OUT_LITERAL(b, "]");
+    decoded_free(&d);
+    return rc < 0 ? -1 : 1;
+}
+
+/* The argument number of an EXECVE field name "a<N>" (N in canonical decimal, as
+ * f"a{i}" writes it), -1 for other names, -2 for the split forms aN_len / aN[i]. */
+static long argument_number(PyObject *name)
+{
+    if (!PyUnicode_IS_ASCII(name))
+        return -1;
+    const unsigned char *s = PyUnicode_1BYTE_DATA(name);
+    Py_ssize_t k = PyUnicode_GET_LENGTH(name);
+    if (k < 2 || s[0] != 'a' || s[1] < '0' || s[1] > '9')
+        return -1;
+    long number = 0;
+    Py_ssize_t i = 1;
+    for (; i < k && s[i] >= '0' && s[i] <= '9' && i < 8; i++)
+        number = number * 10 + (s[i] - '0');
+    if (i < k)
+        return (s[i] == '_' || s[i] == '[') ? -2 : -1;
+    if (s[1] == '0' && k > 2)
+        return -1; /* "a01" is not f"a{1}" */
+    return number;
+}
+
+/* ',"argv":[...]' of a lone EXECVE record, as AuditRecord.argv (execve_argv of the
+ * decoded fields) gives it: 1 appended, 2 no argv (argc missing or not digits), 0 to
+ * decline (split arguments, non-ASCII, odd forms), -1 on error. */
+#define MAX_ARGC 65536
+static int out_execve_argv(outbuf *b, PyObject *items)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    PyObject *argc = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
+        if (argument_number(name) == -2)
+            return 0; /* a long argument split over fields: the reference joins it */
+        if (!argc && PyUnicode_CompareWithASCIIString(name, "argc") == 0)
+            argc = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 1);
+    }
+    if (!argc)
+        return 2;
+    if (!PyUnicode_IS_ASCII(argc))
         return 0;
-    const unsigned char *v = PyUnicode_1BYTE_DATA(value);
-    size_t k = (size_t)PyUnicode_GET_LENGTH(value);
-    unsigned char local[1024];
-    unsigned char *title = local;
-    size_t t = 0;
-    int ok = 1;
-    if (k && v[0] == '"') { /* quoted: up to the next quote */
-        const unsigned char *close = memchr(v + 1, '"', k - 1);
-        title = (unsigned char *)v + 1;
-        t = close ? (size_t)(close - v - 1) : k - 1;
-    } else {
-        int all_hex = k % 2 == 0;
-        for (size_t i = 0; i < k && all_hex; i++)
-            all_hex = is_hex_digit(v[i]);
-        if (all_hex) {
-            if (k / 2 > sizeof(local)) {
-                title = PyMem_Malloc(k / 2);
-                if (!title) {
-                    PyErr_NoMemory();
-                    return -1;
-                }
-            }
-            for (size_t i = 0; i < k / 2; i++) {
-                title[i] = (unsigned char)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
-                if (title[i] >= 0x80)
-                    ok = 0; /* UTF-8 (or not): the reference decodes it */
-            }
-            t = k / 2;
-        } else {
-            for (size_t i = 0; i < k && ok; i++) /* fromhex skips whitespace */
-                ok = !(v[i] == ' ' || (v[i] >= '\t' && v[i] <= '\r'));
-            title = (unsigned char *)v; /* fromhex fails: the value as logged */
-            t = k;
-        }
+    const unsigned char *a = PyUnicode_1BYTE_DATA(argc);
+    size_t k = (size_t)PyUnicode_GET_LENGTH(argc);
+    if (k && a[0] == '"') { /* decode_value: quotes removed */
+        const unsigned char *close = memchr(a + 1, '"', k - 1);
+        k = close ? (size_t)(close - a - 1) : k - 1;
+        a++;
     }
-    int rc = 0;
-    if (ok) {
-        while (t && title[t - 1] == 0) /* rstrip("\x00") */
-            t--;
-        rc = OUT_LITERAL(b, ",\"argv\":[");
-        size_t start = 0;
-        for (size_t i = 0; rc == 0 && i <= t; i++) {
-            if (i == t || title[i] == 0) { /* split("\x00") */
-                if (start && OUT_LITERAL(b, ",") < 0)
-                    rc = -1;
-                if (rc == 0)
-                    rc = out_json_bytes(b, title + start, i - start);
-                start = i + 1;
-            }
-        }
-        if (rc == 0)
-            rc = OUT_LITERAL(b, "]");
-        rc = rc < 0 ? -1 : 1;
+    if (!k)
+        return 2;
+    long count = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (a[i] < '0' || a[i] > '9')
+            return 2; /* not isdigit(): no argv */
+        if (count <= MAX_ARGC)
+            count = count * 10 + (a[i] - '0');
     }
-    if (title != local && title != v + 1 && title != v)
-        PyMem_Free(title);
-    return rc;
+    if (count > MAX_ARGC)
+        count = MAX_ARGC;
+    if (OUT_LITERAL(b, ",\"argv\":[") < 0)
+        return -1;
+    for (long arg = 0; arg < count; arg++) {
+        PyObject *value = NULL; /* the first field named a<arg> */
+        for (Py_ssize_t i = 0; i < n && !value; i++) {
+            PyObject *item = PyTuple_GET_ITEM(items, i);
+            if (argument_number(PyTuple_GET_ITEM(item, 0)) == arg)
+                value = PyTuple_GET_ITEM(item, 1);
+        }
+        if (!value)
+            break; /* stops at the first missing argument */
+        decoded d;
+        int ok = decode_escaped(value, &d);
+        if (ok <= 0)
+            return ok;
+        int rc = (arg && OUT_LITERAL(b, ",") < 0) ? -1 : out_json_bytes(b, d.p, d.len);
+        decoded_free(&d);
+        if (rc < 0)
+            return -1;
+    }
+    return OUT_LITERAL(b, "]") < 0 ? -1 : 1;
 }
 
 /* Whether an ASCII raw text holds " msg='" (a user-space message to keep whole). */
@@ -1135,7 +1243,8 @@ static int has_message(PyObject *raw)
 {
     const char *s = (const char *)PyUnicode_1BYTE_DATA(raw);
     Py_ssize_t k = PyUnicode_GET_LENGTH(raw);
-    return k >= 6 && memmem(s, (size_t)k, " msg='", 6) != NULL;
+    /* Kernel records rarely hold a quote at all: look for one first (vectorised). */
+    return k >= 6 && memchr(s, '\'', (size_t)k) && memmem(s, (size_t)k, " msg='", 6) != NULL;
 }
 
 /* One event's JSON line into b: 1 done, 0 to decline (the reference renders it). */
@@ -1231,7 +1340,11 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event)
             ok = out_proctitle_argv(b, record_slot(record, F_ITEMS));
             if (ok <= 0)
                 return ok;
-        } else if (repeats || message || rtype == r->execve_type || rtype == r->sockaddr_type) {
+        } else if (rtype == r->execve_type && !repeats && !message) {
+            ok = out_execve_argv(b, record_slot(record, F_ITEMS));
+            if (ok <= 0)
+                return ok;
+        } else if (repeats || message || rtype == r->sockaddr_type) {
             PyObject *tail = PyObject_CallFunctionObjArgs(r->record_tail, record,
                                                           repeats ? Py_True : Py_False, NULL);
             if (!tail)
@@ -1251,11 +1364,11 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event)
  * leaves raw) becomes \u007f. 0, or -1 on error. */
 static int escape_dels(outbuf *b, size_t mark)
 {
+    if (!memchr(b->p + mark, 0x7f, b->len - mark))
+        return 0; /* nearly always: one vectorised scan */
     size_t dels = 0;
     for (size_t i = mark; i < b->len; i++)
         dels += b->p[i] == 0x7f;
-    if (!dels)
-        return 0;
     if (out_reserve(b, 5 * dels) < 0)
         return -1;
     size_t from = b->len, to = b->len + 5 * dels;

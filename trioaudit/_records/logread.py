@@ -27,11 +27,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+from .._native import core
 from .model import AuditEvent, AuditRecord
-from .parse import RecordParseError, parse_log_line
+from .parse import RecordParseError, parse_log_line, reference_parse_log_line
 from .reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, make_reassembler
 
 __all__ = ["LogParser", "open_log", "parse_log"]
+
+#: The core's batch line parser (``parse_log_line`` of each line, ``None`` where it
+#: declines), when there is a core.
+_native_parse_lines = core.parse_lines if core is not None else None
 
 
 class LogParser:
@@ -79,18 +84,31 @@ class LogParser:
     def feed_lines(self, lines: Iterable[str | bytes]) -> list[AuditEvent]:
         """:meth:`feed_line` of each line, the events they completed in one list
         (one call per batch of lines: what ``trioaudit parse`` feeds)."""
+        batch = lines if isinstance(lines, list) else list(lines)
+        # The core parses the whole batch in one call; what it declines (None: blank
+        # lines, uncommon forms, lines that are not records) gets the reference.
+        parsed: list[AuditRecord | None] = (
+            _native_parse_lines(batch) if _native_parse_lines is not None and self._fields else []
+        )
         records: list[AuditRecord] = []
-        fields = self._fields
-        for line in lines:
-            self.lines += 1
-            if not line or line.isspace():  # not line.strip(), without the copy
-                continue
-            try:
-                records.append(parse_log_line(line, fields=fields))
-            except RecordParseError as exc:
-                self.bad_lines += 1
-                if self._on_error is not None:
-                    self._on_error(self.lines, exc)
+        first = self.lines + 1
+        self.lines += len(batch)
+        if parsed and None not in parsed:
+            records = parsed  # type: ignore[assignment]
+        else:
+            for index, line in enumerate(batch):
+                record = parsed[index] if parsed else None
+                if record is None:
+                    if not line or line.isspace():  # not line.strip(), without the copy
+                        continue
+                    try:
+                        record = reference_parse_log_line(line, fields=self._fields)
+                    except RecordParseError as exc:
+                        self.bad_lines += 1
+                        if self._on_error is not None:
+                            self._on_error(first + index, exc)
+                        continue
+                records.append(record)
         self.records += len(records)
         return self.reassembler.feed_records(records, None)
 
