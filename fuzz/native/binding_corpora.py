@@ -1,6 +1,6 @@
 """Drive the CPython binding (_core.parse_line, parse_lines, parse_kernel, split_fields,
-fields_json) over every real log and the synthetic corpus: what valgrind's memcheck runs
-in fuzz/native/run.sh.
+Renderer.fields_json / event_json / events_json, Reassembler) over every real log and
+the synthetic corpus: what valgrind's memcheck runs in fuzz/native/run.sh.
 
     PYTHONMALLOC=malloc valgrind --error-exitcode=1 .venv/bin/python fuzz/native/binding_corpora.py
 """
@@ -15,7 +15,9 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from tests.support.synthetic import synthetic_lines
 from trioaudit._native import core
 from trioaudit._records import parse  # noqa: F401  (configures the core)
+from trioaudit._output.formats import event_json, events_text
 from trioaudit._records.interpret import Interpreter
+from trioaudit._records.reassembly import make_reassembler
 
 assert core is not None, "the compiled core is not built"
 root = Path(__file__).parents[2] / "tests" / "data"
@@ -30,7 +32,15 @@ rendered = 0
 for enrichment in (True, False):
     interpreter = Interpreter(use_enrichment=enrichment)
     rendered += sum(len(interpreter.fields_json(r)[0]) for r in records * 2)
+events = 0
+text = 0
+for stamp_order, max_open in ((True, 1024), (False, 3)):
+    reassembler = make_reassembler(stamp_order=stamp_order, max_open=max_open)
+    done = reassembler.feed_records(records, None) + reassembler.flush_all()
+    events += len(done)
+    text += len(events_text(done)) + sum(len(event_json(e)) for e in done[:2000])
 print(
     f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split, "
-    f"{rendered} characters of fields JSON"
+    f"{rendered} characters of fields JSON, {events} events reassembled, "
+    f"{text} characters of event JSON"
 )

@@ -11,7 +11,7 @@ clang=$(command -v clang-14 || command -v clang)
 src=../../trioaudit/_native/records.c
 flags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -Wall -Wextra)
-for target in header split; do
+for target in header split render; do
     "$clang" "${flags[@]}" "fuzz_$target.c" "$src" -o "$out/fuzz_$target"
 done
 # Seeds: the lines of every real log (one file per line), and their bodies.
@@ -21,7 +21,7 @@ if [ ! -d "$seeds" ]; then
     cat ../../tests/data/*.log ../../tests/data/wild/*.log |
         split -l 1 -a 5 - "$seeds/line-"
 fi
-for target in header split; do
+for target in header split render; do
     mkdir -p "$out/corpus-$target"
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         "$out/fuzz_$target" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=1024 \
@@ -52,7 +52,7 @@ def ours(block):
     if not re.search(r"Invalid|uninitialised|Conditional|definitely lost", block):
         return False
     for line in block.splitlines():
-        if re.search(r"_core\.c|records\.c", line):
+        if re.search(r"_core\.c|records\.c|reassembly\.c", line):
             return True
         if "_PyEval_EvalFrameDefault" in line:
             return False

@@ -36,7 +36,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("target", ["header", "split"])
+@pytest.mark.parametrize("target", ["header", "split", "render"])
 def test_native_entry_point_survives_a_short_fuzz_run(
     target: str, seeds: Path, tmp_path: Path
 ) -> None:

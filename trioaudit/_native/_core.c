@@ -729,40 +729,15 @@ static int out_ascii_str(outbuf *b, PyObject *text)
     return 1;
 }
 
-/* Append a JSON string literal of ASCII bytes, escaped as json.dumps escapes them
- * (ensure_ascii=False): '"', '\\', the short escapes, other C0 as \u00xx. */
+/* Append a JSON string literal of ASCII bytes (records.c: ta_json_string). */
 static int out_json_bytes(outbuf *b, const unsigned char *s, size_t k)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (out_reserve(b, 6 * k + 2) < 0)
+    if (k > (PY_SSIZE_T_MAX - 2) / 6 || out_reserve(b, TA_JSON_STRING_MAX(k)) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
         return -1;
-    char *o = b->p + b->len;
-    *o++ = '"';
-    for (size_t i = 0; i < k; i++) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
     }
-    *o++ = '"';
-    b->len = (size_t)(o - b->p);
+    b->len += ta_json_string(s, k, b->p + b->len);
     return 0;
 }
 
@@ -1048,75 +1023,31 @@ static PyObject *Renderer_fields_json(Renderer *r, PyObject *record)
     return Py_BuildValue("(NO)", json, repeats ? Py_True : Py_False);
 }
 
-static int is_hex_digit(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int hex_value(unsigned char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-/* A logged value decoded as values.decode_value decodes an escaped field (quotes
- * removed, else hex decoded, else the value as logged) into *out (out_len bytes; local
- * or allocated, see decoded_free): 1, or 0 to decline (not ASCII, or a form
- * bytes.fromhex reads differently), -1 on error. */
+/* A logged value decoded as values.decode_value decodes an escaped field (records.c:
+ * ta_decode_escaped), from an ASCII str: 1, 0 to decline, -1 on error. */
 typedef struct {
-    const unsigned char *p;
-    size_t len;
-    unsigned char *owned;
+    ta_decoded d;
     unsigned char local[512];
 } decoded;
 
 static void decoded_free(decoded *d)
 {
-    PyMem_Free(d->owned);
-    d->owned = NULL;
+    free(d->d.owned);
+    d->d.owned = NULL;
 }
 
 static int decode_escaped(PyObject *value, decoded *d)
 {
-    d->owned = NULL;
+    d->d.owned = NULL;
     if (!PyUnicode_IS_ASCII(value))
         return 0;
-    const unsigned char *v = PyUnicode_1BYTE_DATA(value);
-    size_t k = (size_t)PyUnicode_GET_LENGTH(value);
-    if (k && v[0] == '"') { /* quoted: up to the next quote */
-        const unsigned char *close = memchr(v + 1, '"', k - 1);
-        d->p = v + 1;
-        d->len = close ? (size_t)(close - v - 1) : k - 1;
-        return 1;
+    int rc = ta_decode_escaped(PyUnicode_1BYTE_DATA(value), (size_t)PyUnicode_GET_LENGTH(value),
+                               d->local, sizeof(d->local), &d->d);
+    if (rc == TA_NOMEM) {
+        PyErr_NoMemory();
+        return -1;
     }
-    int all_hex = k % 2 == 0;
-    for (size_t i = 0; i < k && all_hex; i++)
-        all_hex = is_hex_digit(v[i]);
-    if (!all_hex) {
-        for (size_t i = 0; i < k; i++) /* fromhex skips whitespace: leave that to it */
-            if (v[i] == ' ' || (v[i] >= '\t' && v[i] <= '\r'))
-                return 0;
-        d->p = v; /* fromhex fails: the value as logged */
-        d->len = k;
-        return 1;
-    }
-    unsigned char *bytes = d->local;
-    if (k / 2 > sizeof(d->local)) {
-        bytes = d->owned = PyMem_Malloc(k / 2);
-        if (!bytes) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
-    for (size_t i = 0; i < k / 2; i++) {
-        bytes[i] = (unsigned char)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
-        if (bytes[i] >= 0x80) {
-            decoded_free(d);
-            return 0; /* UTF-8 (or not): the reference decodes it */
-        }
-    }
-    d->p = bytes;
-    d->len = k / 2;
-    return 1;
+    return rc == TA_OK;
 }
 
 /* ',"argv":[...]' of a PROCTITLE record, as AuditRecord.argv (proctitle_argv) gives it:
@@ -1136,8 +1067,8 @@ static int out_proctitle_argv(outbuf *b, PyObject *items)
     int ok = decode_escaped(value, &d);
     if (ok <= 0)
         return ok;
-    const unsigned char *title = d.p;
-    size_t t = d.len;
+    const unsigned char *title = d.d.p;
+    size_t t = d.d.len;
     while (t && title[t - 1] == 0) /* rstrip("\x00") */
         t--;
     int rc = OUT_LITERAL(b, ",\"argv\":[");
@@ -1230,7 +1161,7 @@ static int out_execve_argv(outbuf *b, PyObject *items)
         int ok = decode_escaped(value, &d);
         if (ok <= 0)
             return ok;
-        int rc = (arg && OUT_LITERAL(b, ",") < 0) ? -1 : out_json_bytes(b, d.p, d.len);
+        int rc = (arg && OUT_LITERAL(b, ",") < 0) ? -1 : out_json_bytes(b, d.d.p, d.d.len);
         decoded_free(&d);
         if (rc < 0)
             return -1;

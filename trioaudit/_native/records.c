@@ -425,3 +425,78 @@ int ta_split_fields(const char *b, size_t n, int avc, ta_items *it)
         i = next;
     }
 }
+
+/* ---- values (for the renderer) ------------------------------------------------------ */
+
+int ta_decode_escaped(const unsigned char *v, size_t n, unsigned char *local, size_t local_size,
+                      ta_decoded *out)
+{
+    out->owned = NULL;
+    if (n && v[0] == '"') { /* quoted: up to the next quote */
+        const unsigned char *close = memchr(v + 1, '"', n - 1);
+        out->p = v + 1;
+        out->len = close ? (size_t)(close - v - 1) : n - 1;
+        return TA_OK;
+    }
+    int all_hex = n % 2 == 0;
+    for (size_t i = 0; i < n && all_hex; i++)
+        all_hex = is_hex(v[i]);
+    if (!all_hex) {
+        for (size_t i = 0; i < n; i++) /* fromhex skips whitespace: leave that to it */
+            if (v[i] == ' ' || (v[i] >= '\t' && v[i] <= '\r'))
+                return TA_DECLINE;
+        out->p = v; /* fromhex fails: the value as logged */
+        out->len = n;
+        return TA_OK;
+    }
+    size_t k = n / 2;
+    unsigned char *bytes = local;
+    if (k > local_size) {
+        bytes = out->owned = malloc(k ? k : 1);
+        if (!bytes)
+            return TA_NOMEM;
+    }
+    for (size_t i = 0; i < k; i++) {
+        bytes[i] = (unsigned char)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+        if (bytes[i] >= 0x80) {
+            free(out->owned);
+            out->owned = NULL;
+            return TA_DECLINE; /* UTF-8 (or not): the reference decodes it */
+        }
+    }
+    out->p = bytes;
+    out->len = k;
+    return TA_OK;
+}
+
+size_t ta_json_string(const unsigned char *s, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    return (size_t)(o - out);
+}

@@ -64,4 +64,28 @@ void ta_items_free(ta_items *it);
 /* Split a record body into pairs (split_fields); avc: the record is AVC/USER_AVC. */
 int ta_split_fields(const char *body, size_t n, int avc, ta_items *out);
 
+/* ---- values (for the renderer) ---- */
+
+/* A value as values.decode_value decodes an escaped field: quotes removed, else hex
+ * decoded, else the value as logged. p points into the input, or into local (when the
+ * decoded bytes fit, local_size >= n / 2 is enough) or into owned (malloc'd: free it). */
+typedef struct {
+    const unsigned char *p;
+    size_t len;
+    unsigned char *owned;
+} ta_decoded;
+
+/* TA_OK, TA_DECLINE (a byte >= 0x80 after decoding -- the reference decodes UTF-8 --
+ * or whitespace, which bytes.fromhex reads differently), or TA_NOMEM. */
+int ta_decode_escaped(const unsigned char *v, size_t n, unsigned char *local, size_t local_size,
+                      ta_decoded *out);
+
+/* The most bytes ta_json_string writes for n input bytes. */
+#define TA_JSON_STRING_MAX(n) (6 * (n) + 2)
+
+/* A JSON string literal of bytes < 0x80, as json.dumps(ensure_ascii=False) writes it:
+ * '"', '\\', the short escapes, other C0 as \u00xx (DEL left as is). Writes at most
+ * TA_JSON_STRING_MAX(n) bytes to out; returns how many. */
+size_t ta_json_string(const unsigned char *s, size_t n, char *out);
+
 #endif
