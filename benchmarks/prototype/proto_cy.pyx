@@ -44,14 +44,11 @@ def argv_json(const unsigned char[:] v):
     while k and title[k - 1] == 0:
         k -= 1
     out = bytearray(b'["')
-    start = 0
-    for i in range(k + 1):
-        if i == k or title[i] == 0:
-            if start:
-                out += b'","'
-            start = i + 1
-            continue
+    for i in range(k):
         c = title[i]
+        if c == 0:  # split("\x00")
+            out += b'","'
+            continue
         if c >= 0x20 and c != 34 and c != 92:
             out.append(c)
         elif c == 34:

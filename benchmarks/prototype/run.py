@@ -65,9 +65,13 @@ def main() -> None:
 
         data = values()
         same = [v for v in data if proto_c.argv_json(v) is not None]
-        assert all(proto_c.argv_json(v) == proto_cy.argv_json(v) for v in same)
+        differ = [v for v in same if proto_c.argv_json(v) != proto_cy.argv_json(v)]
+        assert not differ, (differ[0], proto_c.argv_json(differ[0]), proto_cy.argv_json(differ[0]))
         print(f"{len(data)} PROCTITLE values, {len(same)} taken by both, identical output")
-        for name, function in (("C (records.c)", proto_c.argv_json), ("Cython", proto_cy.argv_json)):
+        for name, function in (
+            ("C (records.c)", proto_c.argv_json),
+            ("Cython", proto_cy.argv_json),
+        ):
             best = float("inf")
             for _ in range(REPEATS):
                 start = time.perf_counter()

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from tests.support.synthetic import synthetic_lines
 from trioaudit._native import core
-from trioaudit._records import parse  # noqa: F401  (configures the core)
 from trioaudit._output.formats import event_json, events_text
+from trioaudit._records import parse  # noqa: F401  (configures the core)
 from trioaudit._records.interpret import Interpreter
 from trioaudit._records.reassembly import make_reassembler
 
