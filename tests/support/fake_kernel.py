@@ -375,6 +375,11 @@ class FakeKernel:
         """Carry out the next requests of *msg_type*; keep their answers until :meth:`release`."""
         self._faults.append(_Fault(msg_type, "hold", times))
 
+    @property
+    def holding(self) -> int:
+        """How many answers :meth:`hold_next` keeps now."""
+        return len(self._held_answers)
+
     def release(self) -> int:
         """Deliver the answers :meth:`hold_next` kept; return how many datagrams."""
         held, self._held_answers = self._held_answers, []
