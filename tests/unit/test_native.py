@@ -41,6 +41,7 @@ from trioaudit._records.parse import (
     reference_parse_log_line,
 )
 from trioaudit._records.values import split_fields, type_name
+from trioaudit._tables.msgtypes import AuditMessageType as _T
 
 core = _native.core
 needs_core = pytest.mark.skipif(core is None, reason=f"no compiled core: {_native.CORE_PROBLEM}")
@@ -310,11 +311,36 @@ def test_event_json_is_the_reference_on_every_corpus() -> None:
     _check_events(events)  # warm memos
 
 
+def _rendered_in_c(lines: list[bytes]) -> str:
+    """The first event of *lines* rendered by the core, which must not have asked the
+    reference for any of it (neither the whole event nor a record's tail)."""
+    events = _events_of(lines)
+    renderer = default_interpreter().native_renderer
+    assert renderer is not None
+    asked: list[object] = []
+
+    def fallback(event: AuditEvent) -> str:
+        asked.append(event)
+        return reference_event_json(event)
+
+    def tail(record: AuditRecord, repeats: bool) -> str:
+        asked.append(record)
+        return _record_tail(record, repeats)
+
+    events_text(events)  # formats hands the core its hooks ...
+    renderer.set_event_hooks(tail, fallback, int(_T.EXECVE), int(_T.PROCTITLE), int(_T.SOCKADDR))
+    try:
+        text: str = renderer.event_json(events[0])
+    finally:
+        formats._renderer_of[:] = [None, None]  # ... and sets them again on next use
+    assert asked == []
+    assert text == reference_event_json(events[0])
+    return text
+
+
 @needs_core
 def test_event_json_renders_the_common_events_in_c() -> None:
-    # No fallback for a plain kernel event (SYSCALL, CWD, PATH, PROCTITLE): counted
-    # through the fallback hook, which formats hands to the core.
-    events = _events_of(
+    text = _rendered_in_c(
         [
             b"type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes "
             b'exit=0 a0=55 a1=56 a2=57 a3=0 items=1 ppid=1 pid=2 auid=0 uid=0 comm="sh" '
@@ -324,49 +350,17 @@ def test_event_json_renders_the_common_events_in_c() -> None:
             b"type=PROCTITLE msg=audit(1700000000.123:42): proctitle=736800612062007F",
         ]
     )
-    renderer = default_interpreter().native_renderer
-    assert renderer is not None
-    calls: list[AuditEvent] = []
-
-    def counting(event: AuditEvent) -> str:
-        calls.append(event)
-        return reference_event_json(event)
-
-    events_text(events)  # sets formats' hooks
-    renderer.set_event_hooks(_record_tail, counting, 1309, 1327, 1306)
-    try:
-        text = renderer.event_json(events[0])
-    finally:
-        formats._renderer_of[:] = [None, None]
-    assert calls == []
-    assert text == reference_event_json(events[0])
     assert '"argv":["sh","a b","\\u007f"]' in text
 
 
 @needs_core
 def test_execve_argv_is_rendered_in_c_too() -> None:
-    events = _events_of(
+    text = _rendered_in_c(
         [
             b'type=EXECVE msg=audit(1700000000.123:43): argc=3 a0=6C73 a1="-l" a2=2F746D70',
             b"type=SYSCALL msg=audit(1700000000.123:43): arch=c000003e syscall=59",
         ]
     )
-    renderer = default_interpreter().native_renderer
-    assert renderer is not None
-    events_text(events)  # sets formats' hooks
-    calls: list[AuditRecord] = []
-
-    def tail(record: AuditRecord, repeats: bool) -> str:
-        calls.append(record)
-        return _record_tail(record, repeats)
-
-    renderer.set_event_hooks(tail, reference_event_json, 1309, 1327, 1306)
-    try:
-        text = renderer.event_json(events[0])
-    finally:
-        formats._renderer_of[:] = [None, None]
-    assert calls == []
-    assert text == reference_event_json(events[0])
     assert '"argv":["ls","-l","/tmp"]' in text
 
 

@@ -284,29 +284,40 @@ static void table_remove(Reassembler *r, pending *p)
     r->in_table--;
 }
 
+/* Doubly linked lists through prev/next: a node's open events, and the nodes. */
+#define LIST_UNLINK(first, last, item)                                                        \
+    do {                                                                                      \
+        if ((item)->prev)                                                                     \
+            (item)->prev->next = (item)->next;                                                \
+        else                                                                                  \
+            (first) = (item)->next;                                                           \
+        if ((item)->next)                                                                     \
+            (item)->next->prev = (item)->prev;                                                \
+        else                                                                                  \
+            (last) = (item)->prev;                                                            \
+        (item)->prev = (item)->next = NULL;                                                   \
+    } while (0)
+
+#define LIST_APPEND(first, last, item)                                                        \
+    do {                                                                                      \
+        (item)->prev = (last);                                                                \
+        (item)->next = NULL;                                                                  \
+        if (last)                                                                             \
+            (last)->next = (item);                                                            \
+        else                                                                                  \
+            (first) = (item);                                                                 \
+        (last) = (item);                                                                      \
+    } while (0)
+
 static void unlink_pending(node *n, pending *p)
 {
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        n->first = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        n->last = p->prev;
-    p->prev = p->next = NULL;
+    LIST_UNLINK(n->first, n->last, p);
     n->count--;
 }
 
 static void append_pending(node *n, pending *p)
 {
-    p->prev = n->last;
-    p->next = NULL;
-    if (n->last)
-        n->last->next = p;
-    else
-        n->first = p;
-    n->last = p;
+    LIST_APPEND(n->first, n->last, p);
     n->count++;
 }
 
@@ -442,26 +453,12 @@ static node *node_new(PyObject *name)
 
 static void node_unlink(Reassembler *r, node *n)
 {
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        r->lru = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        r->mru = n->prev;
-    n->prev = n->next = NULL;
+    LIST_UNLINK(r->lru, r->mru, n);
 }
 
 static void node_append(Reassembler *r, node *n)
 {
-    n->prev = r->mru;
-    n->next = NULL;
-    if (r->mru)
-        r->mru->next = n;
-    else
-        r->lru = n;
-    r->mru = n;
+    LIST_APPEND(r->lru, r->mru, n);
 }
 
 static void node_free(node *n)
@@ -767,57 +764,59 @@ static int reset_serials(Reassembler *r, node *n, PyObject *serial)
     return forget_missing(r, n->name);
 }
 
-/* _track_serial, on Python ints (serials of logs are unbounded). */
+/* A jump of jump serials above n's highest: a gap of jump - 1 missing serials,
+ * remembered one by one while there is room. */
+static int note_gap(Reassembler *r, node *n, PyObject *serial, long long jump)
+{
+    r->gaps++;
+    r->lost += (Py_ssize_t)(jump - 1);
+    if (PySet_GET_SIZE(r->missing) + jump - 1 > MAX_TRACKED_MISSING)
+        return 0;
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *m = one ? PyNumber_Add(n->highest, one) : NULL;
+    int rc = m ? 0 : -1;
+    while (rc == 0) {
+        int below = PyObject_RichCompareBool(m, serial, Py_LT);
+        if (below <= 0) {
+            rc = below;
+            break;
+        }
+        PyObject *entry = PyTuple_Pack(2, n->name, m);
+        rc = entry ? PySet_Add(r->missing, entry) : -1;
+        Py_XDECREF(entry);
+        if (rc == 0) {
+            Py_SETREF(m, PyNumber_Add(m, one));
+            rc = m ? 0 : -1;
+        }
+    }
+    Py_XDECREF(m);
+    Py_XDECREF(one);
+    return rc;
+}
+
+/* A serial below n's highest: if it was missing, it is not any more. */
+static int note_late_serial(Reassembler *r, node *n, PyObject *serial)
+{
+    if (!PySet_GET_SIZE(r->missing))
+        return 0;
+    PyObject *entry = PyTuple_Pack(2, n->name, serial);
+    if (!entry)
+        return -1;
+    int found = PySet_Discard(r->missing, entry);
+    Py_DECREF(entry);
+    if (found < 0)
+        return -1;
+    r->lost -= found;
+    return 0;
+}
+
+/* _track_serial, on Python ints (serials of logs are unbounded); the distance in C. */
 static int track_serial(Reassembler *r, node *n, PyObject *serial)
 {
     if (!n->highest) {
         n->highest = Py_NewRef(serial);
         return 0;
     }
-    int overflow_a = 0, overflow_b = 0;
-    long long s = PyLong_AsLongLongAndOverflow(serial, &overflow_a);
-    long long h = PyLong_AsLongLongAndOverflow(n->highest, &overflow_b);
-    if (PyErr_Occurred())
-        return -1;
-    if (!overflow_a && !overflow_b && s >= 0 && h >= 0) { /* the usual case, exactly */
-        if (s > h) {
-            long long jump = s - h;
-            if (jump > GAP_RESET_WINDOW)
-                return reset_serials(r, n, serial);
-            if (jump > 1) {
-                r->gaps++;
-                r->lost += (Py_ssize_t)(jump - 1);
-                if (PySet_GET_SIZE(r->missing) + jump - 1 <= MAX_TRACKED_MISSING) {
-                    for (long long m = h + 1; m < s; m++) {
-                        PyObject *number = PyLong_FromLongLong(m);
-                        PyObject *entry = number ? PyTuple_Pack(2, n->name, number) : NULL;
-                        Py_XDECREF(number);
-                        if (!entry || PySet_Add(r->missing, entry) < 0) {
-                            Py_XDECREF(entry);
-                            return -1;
-                        }
-                        Py_DECREF(entry);
-                    }
-                }
-            }
-            Py_SETREF(n->highest, Py_NewRef(serial));
-        } else if (s < h) {
-            if (h - s > GAP_RESET_WINDOW)
-                return reset_serials(r, n, serial);
-            if (PySet_GET_SIZE(r->missing)) {
-                PyObject *entry = PyTuple_Pack(2, n->name, serial);
-                if (!entry)
-                    return -1;
-                int found = PySet_Discard(r->missing, entry);
-                Py_DECREF(entry);
-                if (found < 0)
-                    return -1;
-                r->lost -= found;
-            }
-        }
-        return 0;
-    }
-    /* Serials beyond 64 bits (a hostile or odd log): the same steps on Python ints. */
     int gt = PyObject_RichCompareBool(serial, n->highest, Py_GT);
     int lt = gt ? 0 : PyObject_RichCompareBool(serial, n->highest, Py_LT);
     if (gt < 0 || lt < 0)
@@ -835,50 +834,11 @@ static int track_serial(Reassembler *r, node *n, PyObject *serial)
         return -1;
     if (over || d > GAP_RESET_WINDOW)
         return reset_serials(r, n, serial);
-    if (gt) {
-        if (d > 1) {
-            r->gaps++;
-            r->lost += (Py_ssize_t)(d - 1);
-            if (PySet_GET_SIZE(r->missing) + d - 1 <= MAX_TRACKED_MISSING) {
-                PyObject *one = PyLong_FromLong(1);
-                PyObject *m = one ? PyNumber_Add(n->highest, one) : NULL;
-                while (m) {
-                    int below = PyObject_RichCompareBool(m, serial, Py_LT);
-                    if (below <= 0) {
-                        Py_DECREF(m);
-                        m = NULL;
-                        if (below < 0) {
-                            Py_DECREF(one);
-                            return -1;
-                        }
-                        break;
-                    }
-                    PyObject *entry = PyTuple_Pack(2, n->name, m);
-                    if (!entry || PySet_Add(r->missing, entry) < 0) {
-                        Py_XDECREF(entry);
-                        Py_DECREF(m);
-                        Py_DECREF(one);
-                        return -1;
-                    }
-                    Py_DECREF(entry);
-                    Py_SETREF(m, PyNumber_Add(m, one));
-                }
-                Py_XDECREF(one);
-                if (PyErr_Occurred())
-                    return -1;
-            }
-        }
-        Py_SETREF(n->highest, Py_NewRef(serial));
-        return 0;
-    }
-    PyObject *entry = PyTuple_Pack(2, n->name, serial);
-    if (!entry)
+    if (!gt)
+        return note_late_serial(r, n, serial);
+    if (d > 1 && note_gap(r, n, serial, d) < 0)
         return -1;
-    int found = PySet_Discard(r->missing, entry);
-    Py_DECREF(entry);
-    if (found < 0)
-        return -1;
-    r->lost -= found;
+    Py_SETREF(n->highest, Py_NewRef(serial));
     return 0;
 }
 
