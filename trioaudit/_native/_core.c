@@ -481,68 +481,119 @@ static PyObject *split_fields(PyObject *self, PyObject *args)
 
 /* ---- fields_json: Interpreter.fields_json's JSON pipeline ------------------------- */
 
-/* A JSON string literal of ASCII text with nothing below 0x20 ('"' and '\\' escaped),
- * appended to buf; 0 when the text is anything else (the reference renders it). */
-static int json_ascii(PyObject *text, char **buf, size_t *len, size_t *cap)
+/* A growing output buffer of ASCII text. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int utf8; /* some text is not ASCII */
+    char local[2048];
+} outbuf;
+
+static void out_init(outbuf *b)
+{
+    b->p = b->local;
+    b->len = 0;
+    b->utf8 = 0;
+    b->cap = sizeof(b->local);
+}
+
+static void out_free(outbuf *b)
+{
+    if (b->p != b->local)
+        PyMem_Free(b->p);
+}
+
+static int out_reserve(outbuf *b, size_t extra)
+{
+    if (extra > PY_SSIZE_T_MAX / 2 - b->len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t need = b->len + extra;
+    if (need <= b->cap)
+        return 0;
+    size_t grown = b->cap * 2;
+    while (grown < need)
+        grown *= 2;
+    char *p = b->p == b->local ? PyMem_Malloc(grown) : PyMem_Realloc(b->p, grown);
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (b->p == b->local)
+        memcpy(p, b->local, b->len);
+    b->p = p;
+    b->cap = grown;
+    return 0;
+}
+
+static int out_put(outbuf *b, const char *s, size_t k)
+{
+    if (out_reserve(b, k) < 0)
+        return -1;
+    memcpy(b->p + b->len, s, k);
+    b->len += k;
+    return 0;
+}
+
+#define OUT_LITERAL(b, s) out_put((b), (s), sizeof(s) - 1)
+
+/* Append an ASCII str as is: 1, or 0 when it is not ASCII (the caller declines). */
+static int out_ascii_str(outbuf *b, PyObject *text)
+{
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
+        return 0;
+    if (out_put(b, (const char *)PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text)) < 0)
+        return -1;
+    return 1;
+}
+
+/* Append a JSON string literal of ASCII bytes (records.c: ta_json_string). */
+static int out_json_bytes(outbuf *b, const unsigned char *s, size_t k)
+{
+    if (k > (PY_SSIZE_T_MAX - 2) / 6 || out_reserve(b, TA_JSON_STRING_MAX(k)) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        return -1;
+    }
+    b->len += ta_json_string(s, k, b->p + b->len);
+    return 0;
+}
+
+/* The JSON literal of an ASCII str (1), or 0 to decline (not ASCII). */
+static int out_json_str(outbuf *b, PyObject *text)
+{
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
+        return 0;
+    if (out_json_bytes(b, PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text)) < 0)
+        return -1;
+    return 1;
+}
+
+/* A VERBATIM value's JSON literal (1), or 0 when it is not ASCII or holds a control
+ * character: the reference escapes those as \ooo first, so it renders them. */
+static int out_json_plain(outbuf *b, PyObject *text)
 {
     if (!PyUnicode_IS_ASCII(text))
         return 0;
     const unsigned char *p = PyUnicode_1BYTE_DATA(text);
-    Py_ssize_t k = PyUnicode_GET_LENGTH(text);
-    if ((size_t)k > (SIZE_MAX - 8) / 2 - *len)
-        return 0;
-    size_t need = *len + 2 * (size_t)k + 2;
-    if (need > *cap) {
-        size_t grown = *cap ? *cap : 256;
-        while (grown < need)
-            grown *= 2;
-        char *b = PyMem_Realloc(*buf, grown);
-        if (!b)
-            return -1;
-        *buf = b;
-        *cap = grown;
-    }
-    char *out = *buf + *len;
-    *out++ = '"';
-    for (Py_ssize_t i = 0; i < k; i++) {
-        unsigned char c = p[i];
-        if (c < 0x20)
+    size_t k = (size_t)PyUnicode_GET_LENGTH(text);
+    for (size_t i = 0; i < k; i++)
+        if (p[i] < 0x20)
             return 0;
-        if (c == '"' || c == '\\')
-            *out++ = '\\';
-        *out++ = (char)c;
-    }
-    *out++ = '"';
-    *len = (size_t)(out - *buf);
-    return 1;
+    return out_json_bytes(b, p, k) < 0 ? -1 : 1;
 }
 
 /* The fragment "name":"value" of a VERBATIM field, or NULL with no error to decline. */
 static PyObject *verbatim_fragment(PyObject *name, PyObject *value)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    PyObject *out = NULL;
-    int ok = json_ascii(name, &buf, &len, &cap);
-    if (ok > 0) {
-        if (len + 1 > cap) {
-            char *b = PyMem_Realloc(buf, cap + 16);
-            ok = b ? 1 : -1;
-            if (b) {
-                buf = b;
-                cap += 16;
-            }
-        }
-        if (ok > 0) {
-            buf[len++] = ':';
-            ok = json_ascii(value, &buf, &len, &cap);
-        }
-    }
+    outbuf b;
+    out_init(&b);
+    int ok = out_json_plain(&b, name);
     if (ok > 0)
-        out = PyUnicode_DecodeASCII(buf, (Py_ssize_t)len, NULL);
-    else if (ok < 0)
-        PyErr_NoMemory();
-    PyMem_Free(buf);
+        ok = OUT_LITERAL(&b, ":") < 0 ? -1 : out_json_plain(&b, value);
+    PyObject *out = ok > 0 ? PyUnicode_DecodeASCII(b.p, (Py_ssize_t)b.len, NULL) : NULL;
+    out_free(&b);
     return out;
 }
 
@@ -661,95 +712,6 @@ typedef struct {
     long execve_type, proctitle_type, sockaddr_type;
     override_slot slots[OVERRIDE_SLOTS];
 } Renderer;
-
-/* A growing output buffer of ASCII text. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int utf8; /* some text is not ASCII */
-    char local[2048];
-} outbuf;
-
-static void out_init(outbuf *b)
-{
-    b->p = b->local;
-    b->len = 0;
-    b->utf8 = 0;
-    b->cap = sizeof(b->local);
-}
-
-static void out_free(outbuf *b)
-{
-    if (b->p != b->local)
-        PyMem_Free(b->p);
-}
-
-static int out_reserve(outbuf *b, size_t extra)
-{
-    if (extra > PY_SSIZE_T_MAX / 2 - b->len) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    size_t need = b->len + extra;
-    if (need <= b->cap)
-        return 0;
-    size_t grown = b->cap * 2;
-    while (grown < need)
-        grown *= 2;
-    char *p = b->p == b->local ? PyMem_Malloc(grown) : PyMem_Realloc(b->p, grown);
-    if (!p) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (b->p == b->local)
-        memcpy(p, b->local, b->len);
-    b->p = p;
-    b->cap = grown;
-    return 0;
-}
-
-static int out_put(outbuf *b, const char *s, size_t k)
-{
-    if (out_reserve(b, k) < 0)
-        return -1;
-    memcpy(b->p + b->len, s, k);
-    b->len += k;
-    return 0;
-}
-
-#define OUT_LITERAL(b, s) out_put((b), (s), sizeof(s) - 1)
-
-/* Append an ASCII str as is: 1, or 0 when it is not ASCII (the caller declines). */
-static int out_ascii_str(outbuf *b, PyObject *text)
-{
-    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
-        return 0;
-    if (out_put(b, (const char *)PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text)) < 0)
-        return -1;
-    return 1;
-}
-
-/* Append a JSON string literal of ASCII bytes (records.c: ta_json_string). */
-static int out_json_bytes(outbuf *b, const unsigned char *s, size_t k)
-{
-    if (k > (PY_SSIZE_T_MAX - 2) / 6 || out_reserve(b, TA_JSON_STRING_MAX(k)) < 0) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        return -1;
-    }
-    b->len += ta_json_string(s, k, b->p + b->len);
-    return 0;
-}
-
-/* The JSON literal of an ASCII str (1), or 0 to decline (not ASCII). */
-static int out_json_str(outbuf *b, PyObject *text)
-{
-    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
-        return 0;
-    if (out_json_bytes(b, PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text)) < 0)
-        return -1;
-    return 1;
-}
 
 static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
 {

@@ -891,8 +891,10 @@ static int read_record(PyObject *record, PyObject **name, PyObject **ts, PyObjec
     return 0;
 }
 
-/* feed() into out: the body of Reassembler.feed. */
-static int feed_into(Reassembler *r, PyObject *record, double now, PyObject *out)
+/* feed() into out: the body of Reassembler.feed. own_clock: now is the record's own
+ * timestamp (a log's time). */
+static int feed_into(Reassembler *r, PyObject *record, double now, int own_clock,
+                     PyObject *out)
 {
     PyObject *name, *ts, *seq;
     long kind;
@@ -900,6 +902,11 @@ static int feed_into(Reassembler *r, PyObject *record, double now, PyObject *out
         return -1;
     int rc = -1;
     stamp key = {0};
+    if (own_clock) {
+        now = PyFloat_AsDouble(ts);
+        if (now == -1.0 && PyErr_Occurred())
+            goto done;
+    }
     node *n = r->current;
     int same = same_node(name, n->name);
     if (same < 0)
@@ -1146,7 +1153,7 @@ static PyObject *Reassembler_feed(Reassembler *r, PyObject *const *args, Py_ssiz
     if ((now == -1.0 && PyErr_Occurred()) || !ready(r))
         return NULL;
     PyObject *out = PyList_New(0);
-    if (out && feed_into(r, args[0], now, out) < 0)
+    if (out && feed_into(r, args[0], now, 0, out) < 0)
         Py_CLEAR(out);
     return out;
 }
@@ -1252,23 +1259,9 @@ static PyObject *Reassembler_feed_records(Reassembler *r, PyObject *args)
     if (!seq)
         return NULL;
     PyObject *out = PyList_New(0);
-    for (Py_ssize_t i = 0; out && i < PyTuple_GET_SIZE(seq); i++) {
-        PyObject *record = PyTuple_GET_ITEM(seq, i);
-        double at = now;
-        if (clock == Py_None) {
-            PyObject *ts = Py_TYPE(record) == record_class
-                               ? Py_NewRef(record_slot(record, F_TIMESTAMP))
-                               : PyObject_GetAttrString(record, "timestamp");
-            at = ts ? PyFloat_AsDouble(ts) : -1.0;
-            Py_XDECREF(ts);
-            if (at == -1.0 && PyErr_Occurred()) {
-                Py_CLEAR(out);
-                break;
-            }
-        }
-        if (feed_into(r, record, at, out) < 0)
+    for (Py_ssize_t i = 0; out && i < PyTuple_GET_SIZE(seq); i++)
+        if (feed_into(r, PyTuple_GET_ITEM(seq, i), now, clock == Py_None, out) < 0)
             Py_CLEAR(out);
-    }
     Py_DECREF(seq);
     return out;
 }
