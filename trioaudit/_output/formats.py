@@ -198,15 +198,16 @@ def _interpreted_extras(record: AuditRecord, repeats: bool) -> str:
     return extras
 
 
-def _record_tail(record: AuditRecord, repeats: bool) -> str:
-    """What follows a record's ``"fields"`` in its JSON (interpreted): ``"repeated"``,
-    the extras and ``"msg"``, in :meth:`AuditRecord.to_dict`'s key order."""
+def _record_tail(record: AuditRecord, repeats: bool, raw: bool = False) -> str:
+    """What follows a record's ``"fields"`` in its JSON: ``"repeated"``, the extras
+    (interpreted only) and ``"msg"``, in :meth:`AuditRecord.to_dict`'s key order."""
     part = ""
     if repeats:
-        repeated = record.repeated_fields()
+        repeated = record.repeated_fields(raw)
         if repeated:
             part += ',"repeated":' + _encode(repeated)
-    part += _interpreted_extras(record, repeats)
+    if not raw:
+        part += _interpreted_extras(record, repeats)
     if " msg='" in record.raw:
         message = record.message
         if message is not None:
@@ -246,18 +247,7 @@ def reference_event_json(event: AuditEvent, raw: bool = False) -> str:
     for record in records:
         fields, repeats = fields_json(record)
         part = '{"type":' + _json_string(record.type_name) + ',"fields":' + fields
-        if raw:
-            if repeats:
-                repeated = record.repeated_fields(raw)
-                if repeated:
-                    part += ',"repeated":' + _encode(repeated)
-            if " msg='" in record.raw:
-                message = record.message
-                if message is not None:
-                    part += ',"msg":' + _json_string(message)
-        else:
-            part += _record_tail(record, repeats)
-        parts.append(part + "}")
+        parts.append(part + _record_tail(record, repeats, raw) + "}")
     node = "null" if event.node is None else _json_string(event.node)
     return _make_safe(
         '{"timestamp":"'

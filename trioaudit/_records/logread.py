@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from .._native import core
 from .model import AuditEvent, AuditRecord
-from .parse import RecordParseError, parse_log_line, reference_parse_log_line
+from .parse import RecordParseError, reference_parse_log_line
 from .reassembly import DEFAULT_MAX_OPEN, DEFAULT_TIMEOUT, make_reassembler
 
 __all__ = ["LogParser", "open_log", "parse_log"]
@@ -68,18 +68,7 @@ class LogParser:
 
     def feed_line(self, line: str | bytes) -> list[AuditEvent]:
         """Parse one line; return the events it completed."""
-        self.lines += 1
-        if not line or line.isspace():  # not line.strip(), without the copy
-            return []
-        try:
-            record = parse_log_line(line, fields=self._fields)
-        except RecordParseError as exc:
-            self.bad_lines += 1
-            if self._on_error is not None:
-                self._on_error(self.lines, exc)
-            return []
-        self.records += 1
-        return self.reassembler.feed(record, record.timestamp)
+        return self.feed_lines([line])
 
     def feed_lines(self, lines: Iterable[str | bytes]) -> list[AuditEvent]:
         """:meth:`feed_line` of each line, the events they completed in one list

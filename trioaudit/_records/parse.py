@@ -332,8 +332,6 @@ def _configure_native() -> Callable[[str | bytes], AuditRecord | None] | None:
 
 
 _native_parse_line = _configure_native()
-#: Whether the compiled core knows the record classes (always, when there is a core).
-NATIVE_CONFIGURED = _native_parse_line is not None
 _native_parse_kernel: Callable[[int, str, str, str | None], AuditRecord | None] | None = (
     core.parse_kernel if _native_parse_line is not None else None  # type: ignore[union-attr]
 )

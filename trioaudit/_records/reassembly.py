@@ -95,7 +95,7 @@ from typing import cast
 
 from .._native import core
 from .._tables.msgtypes import AuditMessageType as _T
-from . import parse as _parse  # configures the compiled core with the record classes
+from . import parse  # noqa: F401  (configures the compiled core with the record classes)
 from .model import AuditEvent, AuditRecord
 
 __all__ = [
@@ -550,7 +550,6 @@ def make_reassembler(
     """
     if core is None:
         return Reassembler(timeout=timeout, max_open=max_open, stamp_order=stamp_order)
-    assert _parse.NATIVE_CONFIGURED
     native = core.Reassembler(
         timeout=timeout,
         max_open=max_open,
