@@ -13,6 +13,7 @@ setup(
             "trioaudit._native._core",
             sources=[
                 "trioaudit/_native/_core.c",
+                "trioaudit/_native/live.c",
                 "trioaudit/_native/reassembly.c",
                 "trioaudit/_native/records.c",
             ],

@@ -397,6 +397,22 @@ static PyObject *parse_line(PyObject *self, PyObject *line)
     return parse_stripped(s, n);
 }
 
+/* The record of one netlink payload s[:n] (trailing NULs and newlines stripped, valid
+ * UTF-8, raw its str) from no node: Py_None (new reference) to decline. live.c's drain
+ * and parse_kernel below share it. */
+PyObject *ta_kernel_record(long type, PyObject *name, const char *s, size_t n, PyObject *raw)
+{
+    if (!record_class) {
+        PyErr_SetString(PyExc_RuntimeError, "trioaudit._native._core is not configured");
+        return NULL;
+    }
+    ta_header h;
+    memset(&h, 0, sizeof(h));
+    if ((Py_ssize_t)n > max_record_length || ta_parse_stamp(s, n, &h) != TA_OK)
+        Py_RETURN_NONE;
+    return build_record(s, n, &h, name, type, raw, Py_None);
+}
+
 /* parse_kernel(type, name, text, node) -> AuditRecord | None:
  * parse_kernel_record(type, text, node=node) for a payload already decoded to str. */
 static PyObject *parse_kernel(PyObject *self, PyObject *args)
@@ -406,6 +422,23 @@ static PyObject *parse_kernel(PyObject *self, PyObject *args)
     PyObject *name, *text, *node;
     if (!PyArg_ParseTuple(args, "lUUO", &type, &name, &text, &node))
         return NULL;
+    if (node == Py_None) {
+        Py_ssize_t size;
+        const char *s = PyUnicode_AsUTF8AndSize(text, &size);
+        if (!s) {
+            PyErr_Clear(); /* lone surrogates: not UTF-8, the reference's business */
+            Py_RETURN_NONE;
+        }
+        size_t n = (size_t)size;
+        while (n && (s[n - 1] == '\0' || s[n - 1] == '\n')) /* rstrip("\x00\n") */
+            n--;
+        PyObject *raw = (Py_ssize_t)n == size ? Py_NewRef(text) : decode(s, n);
+        if (!raw)
+            return NULL;
+        PyObject *record = ta_kernel_record(type, name, s, n, raw);
+        Py_DECREF(raw);
+        return record;
+    }
     if (!record_class) {
         PyErr_SetString(PyExc_RuntimeError, "trioaudit._native._core is not configured");
         return NULL;
@@ -1482,11 +1515,13 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     ta_items_init(&scratch);
-    if (PyType_Ready(&RendererType) < 0 || PyType_Ready(&ReassemblerType) < 0)
+    if (PyType_Ready(&RendererType) < 0 || PyType_Ready(&ReassemblerType) < 0 ||
+        PyType_Ready(&DrainType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddObjectRef(m, "Renderer", (PyObject *)&RendererType) < 0 ||
-              PyModule_AddObjectRef(m, "Reassembler", (PyObject *)&ReassemblerType) < 0))
+              PyModule_AddObjectRef(m, "Reassembler", (PyObject *)&ReassemblerType) < 0 ||
+              PyModule_AddObjectRef(m, "Drain", (PyObject *)&DrainType) < 0))
         Py_CLEAR(m);
     return m;
 }

@@ -24,7 +24,16 @@ static inline PyObject *event_slot(PyObject *event, int field)
     return *(PyObject **)((char *)event + event_offsets[field]);
 }
 
-/* The reassembler type (reassembly.c), added to the module by PyInit__core. */
+/* The reassembler type (reassembly.c) and the socket drain (live.c), added to the
+ * module by PyInit__core. */
 extern PyTypeObject ReassemblerType;
+extern PyTypeObject DrainType;
+
+/* Feed one record to a Reassembler at the given clock, appending completed events to
+ * the list out (reassembly.c). -1 with an exception set on error. */
+int ta_reassembler_feed(PyObject *reassembler, PyObject *record, double now, PyObject *out);
+
+/* The AuditRecord of one netlink record payload, or Py_None to decline (_core.c). */
+PyObject *ta_kernel_record(long type, PyObject *name, const char *s, size_t n, PyObject *raw);
 
 #endif

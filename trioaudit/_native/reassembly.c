@@ -1293,3 +1293,16 @@ PyTypeObject ReassemblerType = {
     .tp_new = PyType_GenericNew,
     .tp_methods = Reassembler_methods,
 };
+
+/* For live.c: feed() without the Python call. */
+int ta_reassembler_feed(PyObject *reassembler, PyObject *record, double now, PyObject *out)
+{
+    if (!PyObject_TypeCheck(reassembler, &ReassemblerType)) {
+        PyErr_SetString(PyExc_TypeError, "not a trioaudit._native._core.Reassembler");
+        return -1;
+    }
+    Reassembler *r = (Reassembler *)reassembler;
+    if (!ready(r))
+        return -1;
+    return feed_into(r, record, now, 0, out);
+}

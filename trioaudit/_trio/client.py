@@ -77,11 +77,13 @@ from .._wire.status import (
     encode_status_request,
 )
 from ..rules import AuditRule, parse_rule, render_rule
-from .eventstream import open_event_stream
+from .eventstream import DecodedBatch, EventFeed, NativeDatagramDecoder, open_event_stream
 from .streams import EventStream, RecordCounters, RecordStream
 from .transport import (
     DEFAULT_MAX_BATCH,
     DEFAULT_RCVBUF,
+    Datagram,
+    NetlinkAuditSocket,
     OpenTransport,
     Overflow,
     Transport,
@@ -105,6 +107,8 @@ _REPLACE = int(T.REPLACE)
 
 #: Records buffered between the reader and a consumer before drops start.
 DEFAULT_QUEUE_SIZE = 8192
+#: The fewest events ``open_events`` buffers by default.
+MIN_EVENT_QUEUE = 1024
 #: Seconds a request waits for the kernel before :class:`AuditReplyTimeout`.
 DEFAULT_REPLY_TIMEOUT = 10.0
 #: Seconds we keep trying to unregister our pid when the client closes.
@@ -218,6 +222,10 @@ class AuditClient:
         self._record_send, record_receive = trio.open_memory_channel[KernelRecord](queue_size)
         self._records = RecordStream(record_receive, self._record_counters)
         self._records_open = False
+        self._queue_size = queue_size
+        #: The open event stream's feed: the reader hands it every batch (None: the
+        #: records go to the record queue).
+        self._feed: EventFeed | None = None
         self._reader_scope = trio.CancelScope()
         self.mode = mode
         #: True while this process is registered with the kernel as the audit daemon.
@@ -728,7 +736,7 @@ class AuditClient:
         *,
         end_of_event_timeout: float | None = None,
         max_open: int | None = None,
-        queue_size: int = 1024,
+        queue_size: int | None = None,
         parse_fields: bool = True,
     ) -> AsyncIterator[EventStream]:
         """Receive reassembled, parsed audit events.
@@ -742,22 +750,27 @@ class AuditClient:
         Records are grouped by ``(timestamp, serial)``; an event ends on its
         EOE record, at once for single-record types, or ``timeout`` seconds
         after its last record (``end_of_event_timeout``). Interpretation
-        (``event.records[i].fields``) is
-        computed lazily, on first access.
+        (``event.records[i].fields``) is computed lazily, on first access.
 
-        Named ``open_*`` after trio's convention: the block runs a nursery with
-        the task that parses and groups the records (it owns :meth:`records`
-        meanwhile). The :class:`~trioaudit.EventStream`'s ``statistics()``
-        carries its parse counters and the reassembler's.
+        While the block runs, the reader task itself parses and groups what it
+        receives (on the compiled core, in one C call per wake-up that also reads
+        the socket; :mod:`trioaudit._trio.eventstream`), and the records that were
+        already queued for :meth:`records` are taken first: it owns
+        :meth:`records` meanwhile. Named ``open_*`` after trio's convention: the
+        block runs a nursery with the task that completes timed-out events. The
+        :class:`~trioaudit.EventStream`'s ``statistics()`` carries its counters
+        and the reassembler's.
 
         Args:
             end_of_event_timeout: Seconds an event waits for more records
                 (default 2, like auditd's ``end_of_event_timeout``).
             max_open: Most events kept open at once; the oldest is completed
                 early beyond it (counted in the reassembler's statistics).
-            queue_size: Events buffered for the consumer. When it is full the
-                assembling task waits and records queue (then drop, counted) in
-                the client's record queue -- the socket reader never waits.
+            queue_size: Events buffered for the consumer (default: an eighth of
+                the client's record ``queue_size``, at least 1024). When it is
+                full, completed events are dropped and counted (the stream's
+                ``dropped``, their records in the client's ``records_dropped``)
+                -- the socket reader never waits.
             parse_fields: ``False`` groups records into events without splitting
                 their fields (records carry type, stamp and ``raw`` text, ``items``
                 empty): for handing events to other processes to parse
@@ -771,14 +784,38 @@ class AuditClient:
             timeout=DEFAULT_TIMEOUT if end_of_event_timeout is None else end_of_event_timeout,
             max_open=DEFAULT_MAX_OPEN if max_open is None else max_open,
         )
+        if queue_size is None:
+            queue_size = max(MIN_EVENT_QUEUE, self._queue_size // 8)
+        if queue_size < 1:
+            raise AuditUsageError("queue_size must be at least 1")
         async with (
-            self.records() as records,
+            self.records(),
             _collapse_single_exception_group(),
             open_event_stream(
-                records, reassembler, queue_size=queue_size, parse_fields=parse_fields
+                self._attach_feed,
+                reassembler,
+                self._record_counters,
+                queue_size=queue_size,
+                parse_fields=parse_fields,
             ) as events,
         ):
             yield events
+
+    def _attach_feed(self, feed: EventFeed | None) -> list[KernelRecord]:
+        """Hand the reader's batches to *feed* (None: back to the record queue).
+
+        Returns the records waiting in the record queue, which the feed takes
+        first: they arrived before it.
+        """
+        self._feed = feed
+        queued: list[KernelRecord] = []
+        if feed is not None:
+            while True:
+                try:
+                    queued.append(self._records.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+        return queued
 
     def statistics(self) -> ClientStatistics:
         """Counters: received, dropped (queue full), overflows (ENOBUFS), malformed..."""
@@ -820,8 +857,9 @@ class AuditClient:
 
     async def _reader(self) -> None:
         transport = self._transport
-        receive = self._protocol.receive_datagram
-        take = self._take_record
+        # The compiled core reads the kernel's socket itself (one C call per wake-up);
+        # any other transport's batches are decoded after receive_batch.
+        socket = transport if isinstance(transport, NetlinkAuditSocket) else None
         delay = self._wakeup_delay
         drained = True  # the last read emptied the socket (its batch was not full)
         while True:
@@ -833,36 +871,98 @@ class AuditClient:
                     await self._request_sent.wait()
                 if self._request_sent.is_set():
                     self._request_sent = trio.Event()
+            feed = self._feed
+            if (
+                feed is not None
+                and socket is not None
+                and isinstance(feed.decoder, NativeDatagramDecoder)
+            ):
+                decoded = await self._drain_natively(socket, feed, feed.decoder)
+                if decoded is None:
+                    continue  # the stream closed while we waited: read the plain way
+                drained = not decoded.full
+                self._apply_decoded(feed, decoded)
+                # Yield to other tasks (the consumer) once per batch.
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                continue
             batch = await transport.receive_batch(DEFAULT_MAX_BATCH)
             drained = len(batch) < DEFAULT_MAX_BATCH
-            now = time.time()
-            for item in batch:
-                if isinstance(item, Overflow):
-                    self._overflows += 1
-                    log.warning("audit socket overflowed (ENOBUFS): the kernel dropped records")
+            feed = self._feed
+            if feed is not None:
+                self._apply_decoded(feed, feed.decoder.take(batch, trio.current_time()))
+            else:
+                self._queue_records(batch)
+
+    async def _drain_natively(
+        self, socket: NetlinkAuditSocket, feed: EventFeed, decoder: NativeDatagramDecoder
+    ) -> DecodedBatch | None:
+        """Wait until the socket has something, then read, parse and group it in C."""
+        fd = socket.fileno()
+        while True:
+            decoded = decoder.drain(fd, DEFAULT_MAX_BATCH, trio.current_time())
+            if decoded.datagrams or decoded.overflows or decoded.others or decoded.error:
+                return decoded
+            await socket.wait_readable()
+            if self._feed is not feed:
+                return None
+
+    def _apply_decoded(self, feed: EventFeed, decoded: DecodedBatch) -> None:
+        """Count a decoded batch, queue its events, and apply its other traffic."""
+        self._datagrams += decoded.datagrams
+        self._bytes += decoded.bytes
+        if decoded.overflows:
+            self._overflow(decoded.overflows)
+        feed.account(decoded)
+        for item in decoded.others:
+            if isinstance(item, Overflow):
+                self._overflow(1)
+                continue
+            data, sender = item
+            self._apply_protocol(data, sender, feed)
+        if decoded.error:
+            raise OSError(decoded.error, os.strerror(decoded.error))
+
+    def _queue_records(self, batch: list[Datagram | Overflow]) -> None:
+        """No event stream: records go to the record queue, for :meth:`records`."""
+        take = self._take_record
+        now = time.time()
+        for item in batch:
+            if isinstance(item, Overflow):
+                self._overflow(1)
+                continue
+            data, sender = item
+            self._datagrams += 1
+            self._bytes += len(data)
+            if sender == 0:
+                record = record_of_datagram(data)
+                if record is not None:  # the fast path: nearly all traffic
+                    take(record[0], record[1], now)
                     continue
-                data, sender = item
-                self._datagrams += 1
-                self._bytes += len(data)
-                if sender == 0:
-                    record = record_of_datagram(data)
-                    if record is not None:  # the fast path: nearly all traffic
-                        take(record[0], record[1], now)
-                        continue
-                try:
-                    events = receive(data, sender)
-                except AuditProtocolError as exc:
-                    self._malformed += 1
-                    log.warning("skipped a malformed netlink datagram: %s", exc)
-                    continue
-                for event in events:
-                    if isinstance(event, RecordReceived):
-                        take(event.message.type, event.message.payload, now)
-                    else:
-                        waiter = self._waiters.pop(event.seq, None)
-                        if waiter is not None:
-                            waiter.result = event
-                            waiter.done.set()
+            self._apply_protocol(data, sender, None)
+
+    def _apply_protocol(self, data: bytes, sender: int, feed: EventFeed | None) -> None:
+        """A datagram that is not a plain record: replies, ACKs, foreign senders, runts."""
+        try:
+            events = self._protocol.receive_datagram(data, sender)
+        except AuditProtocolError as exc:
+            self._malformed += 1
+            log.warning("skipped a malformed netlink datagram: %s", exc)
+            return
+        for event in events:
+            if isinstance(event, RecordReceived):
+                if feed is not None:
+                    feed.take_record(event.message.type, event.message.payload, trio.current_time())
+                else:
+                    self._take_record(event.message.type, event.message.payload, time.time())
+            else:
+                waiter = self._waiters.pop(event.seq, None)
+                if waiter is not None:
+                    waiter.result = event
+                    waiter.done.set()
+
+    def _overflow(self, count: int) -> None:
+        self._overflows += count
+        log.warning("audit socket overflowed (ENOBUFS): the kernel dropped records")
 
     def _take_record(self, msg_type: int, payload: bytes, now: float) -> None:
         """Queue one record for the consumer, or count it dropped; never waits."""
@@ -1047,6 +1147,8 @@ async def open_audit_client(
                 if client.registered:
                     await client._unregister()
                 client._record_send.close()
+                if client._feed is not None:
+                    client._feed.finish()
                 client._reader_scope.cancel("audit client closed")
                 nursery.cancel_scope.cancel("audit client closed")
     finally:

@@ -1,30 +1,40 @@
-"""Turn a channel of raw kernel records into a channel of reassembled events.
+"""From kernel datagrams to a channel of reassembled events: the live event path.
 
 Theory of operation
 ===================
 
-This is the trio glue between :meth:`AuditClient.records` and the sans-IO
-parser and :class:`~trioaudit._records.reassembly.Reassembler`.
-:func:`open_event_stream` opens a nursery with one task,
-:func:`assemble_events`, which:
+While :meth:`AuditClient.open_events` is open, the client's reader task hands every
+batch of datagrams it receives to the stream's :class:`EventFeed`, which parses the
+records, feeds them to the reassembler and queues the events that completed -- all
+in that one turn of the reader, with no per-record object between the socket and the
+parser and no task switch in between. The events go into a **bounded** memory
+channel with ``send_nowait``: the reader never waits for the consumer (a blocked
+reader lets the kernel's queue fill, and the kernel then drops records or stalls
+audited processes); an event that does not fit is dropped and counted, its records
+in the client's ``records_dropped`` and the event in the stream's ``dropped``.
 
-* takes the records already queued (one ``receive`` then ``receive_nowait``,
-  at most :data:`RECORDS_PER_TURN`), parses each, and feeds it to the
-  reassembler with the trio clock as ``now``; then yields to the scheduler.
-  The cap matters under a flood: all tasks share one thread, and a turn that
-  parsed the whole queue (tens of thousands of records, most of a second)
-  would keep the socket reader from running that long -- the kernel's socket
-  buffer would overflow and the kernel, not this process, would lose records;
-* sleeps no longer than the reassembler's next deadline, so events that never
-  get an EOE (``CONFIG_CHANGE``, records outside a syscall) come out
-  ``timeout`` seconds after their last record, not when traffic resumes;
-* hands completed events over with ``send_nowait`` while the channel has room
-  and a blocking ``send`` only when it is full: if the consumer is slow, this
-  task waits, the client's bounded record queue fills, and the reader counts
-  drops there. The reader itself never waits.
+The decoding itself -- datagrams in, events and the non-record traffic out -- is
+sans-IO, with two implementations of one contract:
 
-Records that do not parse are counted and logged, never fatal. When the
-record channel ends (the client closed), open events are flushed.
+* :class:`DatagramDecoder`, the reference in Python: the rules of
+  :func:`~trioaudit._wire.netlink.record_of_datagram`,
+  :func:`~trioaudit._wire.netlink.record_text` and
+  :func:`~trioaudit._records.parse.parse_kernel_record`, then
+  :meth:`Reassembler.feed <trioaudit._records.reassembly.Reassembler.feed>`;
+* the compiled core's ``Drain`` (``trioaudit/_native/live.c``), which also reads the
+  socket itself: one C call per wake-up reads, parses and reassembles everything the
+  socket holds (up to a batch), so the Python work left is per batch, not per record.
+
+:func:`make_datagram_decoder` picks the core's when it is there;
+``tests/unit/test_native_drain.py`` feeds both the same datagrams and compares every
+event. Replies, ACKs and anything else that is not a kernel record come back to the
+reader in arrival order for the :class:`~trioaudit._wire.protocol.AuditProtocol`.
+
+Events that never get an EOE (``CONFIG_CHANGE``, records outside a syscall) are
+completed by the stream's timer task ``timeout`` seconds after their last record,
+not when traffic resumes: it sleeps until the reassembler's next deadline, and the
+reader wakes it when records arrive while it has none. When the client closes, the
+open events are completed and queued (as far as there is room) and the channel ends.
 """
 
 from __future__ import annotations
@@ -32,108 +42,308 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import NamedTuple, Protocol
 
 import trio
 
-from .._records.model import AuditEvent, KernelRecord
-from .._records.parse import RecordParseError, parse_kernel_record
+from .._native import core
+from .._records.model import AuditEvent, AuditRecord, KernelRecord
+from .._records.parse import (
+    RecordParseError,
+    parse_kernel_record,
+    reference_parse_kernel_record,
+)
 from .._records.reassembly import Reassembler
-from .batching import BatchingReceiveChannel
-from .streams import EventCounters, EventStream
+from .._records.values import type_name
+from .._tables.msgtypes import AuditMessageType
+from .._wire.netlink import record_of_datagram, record_text
+from .streams import EventCounters, EventStream, RecordCounters
+from .transport import Datagram, Overflow
 
-__all__ = ["RECORDS_PER_TURN", "assemble_events", "open_event_stream"]
-
-#: Most records parsed between two checkpoints (about a millisecond of work at
-#: the measured parse rate; the reader drains up to 2048 datagrams per turn).
-RECORDS_PER_TURN = 256
+__all__ = [
+    "DatagramDecoder",
+    "DecodedBatch",
+    "EventFeed",
+    "make_datagram_decoder",
+    "open_event_stream",
+]
 
 log = logging.getLogger("trioaudit")
+
+_REPLACE = int(AuditMessageType.REPLACE)
+
+
+class DecodedBatch(NamedTuple):
+    """What decoding one batch of datagrams gave.
+
+    Attributes:
+        events: Events the batch's records completed, in completion order.
+        others: Everything that was not a kernel record -- ``(bytes, sender)``
+            datagrams for the protocol, and the transport's :class:`Overflow`
+            markers -- in arrival order.
+        datagrams: Datagrams decoded (records and others alike).
+        bytes: Their size in bytes.
+        overflows: ``ENOBUFS`` reported while the core read the socket itself.
+        records: Audit records among them (``AUDIT_REPLACE`` probes not counted).
+        full: The core read as many datagrams as it was allowed: more may wait.
+        error: An errno the core's read stopped on (0: none); the batch's events
+            were taken before it.
+    """
+
+    events: list[AuditEvent]
+    others: list[Datagram | Overflow]
+    datagrams: int
+    bytes: int
+    overflows: int
+    records: int
+    full: bool
+    error: int
+
+
+class DatagramDecoding(Protocol):
+    """The decoder contract both implementations keep."""
+
+    def take(self, items: Sequence[Datagram | Overflow], clock: float) -> DecodedBatch:
+        """Decode datagrams already received, feeding the records at *clock*."""
+        ...
+
+
+class DatagramDecoder:
+    """The reference decoder: datagrams in, reassembled events out, in Python.
+
+    Args:
+        reassembler: Where the records go.
+        parse: ``parse(type, payload)``: the record, or ``None`` for one that does
+            not parse (the function counts and logs it).
+    """
+
+    def __init__(
+        self, reassembler: Reassembler, parse: Callable[[int, bytes], AuditRecord | None]
+    ) -> None:
+        self._reassembler = reassembler
+        self._parse = parse
+
+    def take(self, items: Sequence[Datagram | Overflow], clock: float) -> DecodedBatch:
+        """Decode datagrams already received (see :class:`DecodedBatch`)."""
+        events: list[AuditEvent] = []
+        others: list[Datagram | Overflow] = []
+        datagrams = size = records = 0
+        feed = self._reassembler.feed
+        for item in items:
+            if not (
+                isinstance(item, tuple)
+                and len(item) == 2
+                and isinstance(item[0], bytes)
+                and isinstance(item[1], int)
+                and item[1] >= 0
+            ):
+                others.append(item)  # an Overflow marker, or something for the protocol
+                continue
+            data, sender = item
+            datagrams += 1
+            size += len(data)
+            record = record_of_datagram(data) if sender == 0 else None
+            if record is None:
+                others.append(item)
+                continue
+            msg_type, payload = record
+            if msg_type == _REPLACE:
+                continue  # the kernel probing whether we are alive; its payload is a pid
+            records += 1
+            parsed = self._parse(msg_type, payload)
+            if parsed is not None:
+                events += feed(parsed, clock)
+        return DecodedBatch(events, others, datagrams, size, 0, records, False, 0)
+
+
+class NativeDatagramDecoder:
+    """The compiled core's decoder (``_core.Drain``), which can also read the socket."""
+
+    def __init__(
+        self, reassembler: Reassembler, parse: Callable[[int, bytes], AuditRecord | None]
+    ) -> None:
+        assert core is not None
+        self._drain = core.Drain(reassembler, type_name, parse)
+
+    def take(self, items: Sequence[Datagram | Overflow], clock: float) -> DecodedBatch:
+        """Decode datagrams already received (see :class:`DecodedBatch`)."""
+        return DecodedBatch._make(self._drain.take(items, clock))
+
+    def drain(self, fd: int, max_batch: int, clock: float) -> DecodedBatch:
+        """Read the non-blocking socket *fd* until it is empty or *max_batch* datagrams."""
+        return DecodedBatch._make(self._drain.drain(fd, max_batch, clock))
+
+
+def make_datagram_decoder(
+    reassembler: Reassembler,
+    parse: Callable[[int, bytes], AuditRecord | None],
+    *,
+    parse_fields: bool = True,
+) -> DatagramDecoder | NativeDatagramDecoder:
+    """The core's decoder when it is there (and the reassembler is the core's too)."""
+    if core is not None and parse_fields and isinstance(reassembler, core.Reassembler):
+        return NativeDatagramDecoder(reassembler, parse)
+    return DatagramDecoder(reassembler, parse)
+
+
+class EventFeed:
+    """The live event path's state: what the client's reader hands each batch to.
+
+    Owned by one :class:`EventStream`; the reader calls :meth:`deliver` and
+    :meth:`take_record` (never waiting), the stream's timer task
+    :func:`expire_events`, and the client :meth:`finish` when it closes.
+    """
+
+    def __init__(
+        self,
+        send: trio.MemorySendChannel[AuditEvent],
+        reassembler: Reassembler,
+        counters: EventCounters,
+        record_counters: RecordCounters,
+        *,
+        parse_fields: bool = True,
+    ) -> None:
+        self._send = send
+        self.reassembler = reassembler
+        self.counters = counters
+        self._record_counters = record_counters
+        self._parse_fields = parse_fields
+        parse = self._parse_reference if parse_fields else self._parse_stamp_only
+        self.decoder = make_datagram_decoder(reassembler, parse, parse_fields=parse_fields)
+        #: Set by the reader when records arrive while the timer has no deadline.
+        self.activity = trio.Event()
+        self.timer_idle = False
+        self.finished = False
+
+    # ---- parsing: the reference, for what the core declines -----------------------
+    def _parse_reference(self, msg_type: int, payload: bytes) -> AuditRecord | None:
+        return self._parse_checked(msg_type, payload, reference_parse_kernel_record, True)
+
+    def _parse_stamp_only(self, msg_type: int, payload: bytes) -> AuditRecord | None:
+        return self._parse_checked(msg_type, payload, reference_parse_kernel_record, False)
+
+    def _parse_checked(
+        self,
+        msg_type: int,
+        payload: bytes,
+        parse: Callable[..., AuditRecord],
+        fields: bool,
+    ) -> AuditRecord | None:
+        try:
+            return parse(msg_type, record_text(payload), fields=fields)
+        except RecordParseError as exc:
+            self.counters.unparsable += 1
+            log.warning("skipped an unparsable %s record: %s", type_name(msg_type), exc)
+            return None
+
+    # ---- what the reader calls ---------------------------------------------------
+    def account(self, decoded: DecodedBatch) -> None:
+        """Count a decoded batch's records and queue its events."""
+        self.counters.records += decoded.records
+        self._record_counters.received += decoded.records
+        if decoded.records and self.timer_idle:
+            self.timer_idle = False
+            self.activity.set()
+        self.deliver(decoded.events)
+
+    def take_record(self, msg_type: int, payload: bytes, clock: float) -> None:
+        """A record that came through the protocol's slow path (not a plain datagram)."""
+        if msg_type != _REPLACE:
+            self._record_counters.received += 1
+            self._take_text(msg_type, record_text(payload), clock)
+
+    def _take_text(self, msg_type: int, text: str, clock: float) -> None:
+        self.counters.records += 1
+        try:
+            record = parse_kernel_record(msg_type, text, fields=self._parse_fields)
+        except RecordParseError as exc:
+            self.counters.unparsable += 1
+            log.warning("skipped an unparsable %s record: %s", type_name(msg_type), exc)
+            return
+        self.deliver(self.reassembler.feed(record, clock))
+        if self.timer_idle:
+            self.timer_idle = False
+            self.activity.set()
+
+    def deliver(self, events: list[AuditEvent]) -> None:
+        """Queue *events* for the consumer; drop (counted) what does not fit. Never waits."""
+        if not events:
+            return
+        send = self._send.send_nowait
+        counters = self.counters
+        for event in events:
+            try:
+                send(event)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                # Full: the consumer is behind. Broken/closed: it left while the
+                # batch in hand was being applied. Counted, never a crash.
+                counters.dropped += 1
+                self._record_counters.dropped += len(event.records)
+                continue
+            counters.events += 1
+
+    def absorb(self, queued: list[KernelRecord], clock: float) -> None:
+        """Feed records that waited in the client's record queue before the stream opened."""
+        for record in queued:  # counted as received when they were queued
+            self._take_text(record.type, record.text, clock)
+
+    def finish(self) -> None:
+        """The client closes: complete the open events, queue them, end the channel."""
+        if self.finished:
+            return
+        self.finished = True
+        self.deliver(self.reassembler.flush_all())
+        self._send.close()
+
+
+async def expire_events(feed: EventFeed) -> None:
+    """Complete events whose last record is ``timeout`` seconds old, as their time comes."""
+    reassembler = feed.reassembler
+    while True:
+        deadline = reassembler.next_deadline()
+        if deadline is None:
+            feed.timer_idle = True
+            await feed.activity.wait()
+            feed.activity = trio.Event()
+            continue
+        await trio.sleep_until(deadline)
+        feed.deliver(reassembler.flush_expired(trio.current_time()))
 
 
 @contextlib.asynccontextmanager
 async def open_event_stream(
-    records: BatchingReceiveChannel[KernelRecord],
+    attach: Callable[[EventFeed | None], list[KernelRecord]],
     reassembler: Reassembler,
+    record_counters: RecordCounters,
     *,
     queue_size: int,
     parse_fields: bool = True,
 ) -> AsyncIterator[EventStream]:
-    """Run :func:`assemble_events` over *records* in a nursery; yield its :class:`EventStream`.
+    """Attach an :class:`EventFeed` to the client's reader; yield its :class:`EventStream`.
 
-    Leaving the block stops the task; the stream's counters stay readable.
+    Args:
+        attach: The client's hook: ``attach(feed)`` makes the reader hand its
+            batches to *feed* and returns the records already queued for
+            ``records()`` (they are fed first); ``attach(None)`` detaches.
+        reassembler: The stream's reassembler.
+        record_counters: The client's record counters (received, dropped).
+        queue_size: Events buffered for the consumer before drops are counted.
+        parse_fields: ``False`` parses the stamps only (see ``open_events``).
+
+    Leaving the block detaches the feed and stops the timer; the stream's counters
+    stay readable.
     """
     send, receive = trio.open_memory_channel[AuditEvent](queue_size)
     counters = EventCounters()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(
-            functools.partial(
-                assemble_events, records, send, reassembler, counters, parse_fields=parse_fields
-            ),
-            name="trioaudit event assembly",
-        )
-        try:
-            yield EventStream(receive, counters, reassembler)
-        finally:
-            nursery.cancel_scope.cancel("event stream closed")
-
-
-async def assemble_events(
-    records: BatchingReceiveChannel[KernelRecord] | trio.MemoryReceiveChannel[KernelRecord],
-    events: trio.MemorySendChannel[AuditEvent],
-    reassembler: Reassembler,
-    stats: EventCounters,
-    *,
-    parse_fields: bool = True,
-) -> None:
-    """Parse and reassemble until *records* ends; then flush and close *events*."""
-    async with events:
-        while True:
-            deadline = reassembler.next_deadline()
-            batch: list[KernelRecord] = []
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                try:
-                    batch.append(await records.receive())
-                except trio.EndOfChannel:
-                    break
-            while len(batch) < RECORDS_PER_TURN:
-                try:
-                    batch.append(records.receive_nowait())
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
-            now = trio.current_time()
-            completed: list[AuditEvent] = []
-            for record in batch:
-                stats.records += 1
-                try:
-                    parsed = parse_kernel_record(record.type, record.text, fields=parse_fields)
-                except RecordParseError as exc:
-                    stats.unparsable += 1
-                    log.warning("skipped an unparsable %s record: %s", record.type_name, exc)
-                    continue
-                completed += reassembler.feed(parsed, now)
-            completed += reassembler.flush_expired(now)
-            await _deliver(events, completed, stats)
-        await _deliver(events, reassembler.flush_all(), stats)
-
-
-async def _deliver(
-    events: trio.MemorySendChannel[AuditEvent],
-    completed: list[AuditEvent],
-    stats: EventCounters,
-) -> None:
-    """Hand events over without a scheduler round each while the consumer has room.
-
-    ``await send()`` per event costs one trio checkpoint per event, and under a
-    flood that alone starves the pipeline (measured in docs/benchmarks.md);
-    ``send_nowait`` fills the channel's free space at once and only a full
-    channel makes this task wait (backpressure).
-    """
-    for event in completed:
-        try:
-            events.send_nowait(event)
-        except trio.WouldBlock:
-            await events.send(event)
-        stats.events += 1
-    await trio.lowlevel.checkpoint()
+    feed = EventFeed(send, reassembler, counters, record_counters, parse_fields=parse_fields)
+    feed.absorb(attach(feed), trio.current_time())
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(functools.partial(expire_events, feed), name="trioaudit event timer")
+            try:
+                yield EventStream(receive, counters, reassembler)
+            finally:
+                nursery.cancel_scope.cancel("event stream closed")
+    finally:
+        attach(None)

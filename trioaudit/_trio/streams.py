@@ -7,8 +7,8 @@ answer ``statistics()``, in the spirit of trio's
 consumer can tell what it missed without reaching into the client.
 
 The counters themselves are written by the producers -- the client's reader
-task (:class:`RecordCounters`) and the event-assembling task
-(:class:`EventCounters`) -- and only read here.
+task (:class:`RecordCounters`; :class:`EventCounters` with the event stream's
+timer) -- and only read here.
 """
 
 from __future__ import annotations
@@ -86,11 +86,12 @@ class RecordStream(BatchingReceiveChannel[KernelRecord]):
 
 @dataclass(slots=True)
 class EventCounters:
-    """What the event-assembling task did (it alone writes these)."""
+    """What the live event path did (the client's reader and the stream's timer write these)."""
 
     records: int = 0
     unparsable: int = 0
     events: int = 0
+    dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +99,13 @@ class EventStreamStatistics:
     """Counters of one event stream.
 
     Attributes:
-        records: Records taken from the client's record queue.
+        records: Records the stream's event path took (from the socket, and those
+            already waiting in the client's record queue when it opened).
         unparsable: Records skipped because they did not parse (each logged).
         events: Events completed and queued for the consumer.
+        dropped: Completed events dropped because the queue was full (the
+            consumer fell behind); their records count in the client's
+            ``records_dropped``.
         queued: Events waiting for the consumer right now.
         queue_size: The event queue's capacity.
         reassembly: The reassembler's counters (open events, completions by
@@ -110,6 +115,7 @@ class EventStreamStatistics:
     records: int
     unparsable: int
     events: int
+    dropped: int
     queued: int
     queue_size: int
     reassembly: ReassemblerStatistics
@@ -141,6 +147,7 @@ class EventStream(BatchingReceiveChannel[AuditEvent]):
             records=counters.records,
             unparsable=counters.unparsable,
             events=counters.events,
+            dropped=counters.dropped,
             queued=queued,
             queue_size=queue_size,
             reassembly=self._reassembler.statistics(),

@@ -160,6 +160,14 @@ class NetlinkAuditSocket:
             return False
         return True
 
+    def fileno(self) -> int:
+        """The socket's file descriptor, for a reader that drains it itself (the core's)."""
+        return self._sock.fileno()
+
+    async def wait_readable(self) -> None:
+        """Wait until a datagram (or an error) is ready to be read."""
+        await trio.lowlevel.wait_readable(self._sock)
+
     async def receive_batch(self, max_batch: int = DEFAULT_MAX_BATCH) -> list[Datagram | Overflow]:
         """Wait for at least one datagram, then drain what is ready.
 
