@@ -1,12 +1,15 @@
 """Drive the CPython binding (_core.parse_line, parse_lines, parse_kernel, split_fields,
-Renderer.fields_json / event_json / events_json, Reassembler) over every real log and
-the synthetic corpus: what valgrind's memcheck runs in fuzz/native/run.sh.
+Renderer.fields_json / event_json / events_json, Reassembler, Drain.take / drain) over
+every real log and the synthetic corpus: what valgrind's memcheck runs in
+fuzz/native/run.sh.
 
     PYTHONMALLOC=malloc valgrind --error-exitcode=1 .venv/bin/python fuzz/native/binding_corpora.py
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import sys
 from pathlib import Path
 
@@ -39,8 +42,36 @@ for stamp_order, max_open in ((True, 1024), (False, 3)):
     done = reassembler.feed_records(records, None) + reassembler.flush_all()
     events += len(done)
     text += len(events_text(done)) + sum(len(event_json(e)) for e in done[:2000])
+# The live path: every record as a kernel datagram (and runts, replies, foreign senders,
+# bytes that are not UTF-8), through Drain.take and, over a real socket, Drain.drain.
+header = struct.Struct("=IHHII")
+datagrams: list[object] = []
+for record in records:
+    payload = record.raw[record.raw.find("audit(") :].split("\x1d", 1)[0]
+    data = payload.encode("utf-8", "surrogateescape") + b"\x00"
+    datagrams.append((header.pack(len(data), record.type, 0, 0, 0) + data, 0))
+datagrams += [(b"", 0), (b"\x10", 0), (header.pack(0, 2, 0, 0, 0) + b"\0" * 4, 0)]
+datagrams += [(header.pack(4, 1300, 0, 0, 0) + b"audit(1.0:1): \xff\xfe", 0), (b"x" * 40, 7)]
+
+
+def declined(msg_type: int, payload: bytes) -> None:
+    return None
+
+
+drain = core.Drain(make_reassembler(), lambda number: f"T{number}", declined)
+decoded = 0
+for start in range(0, len(datagrams), 512):
+    decoded += len(drain.take(datagrams[start : start + 512], start / 100)[0])
+reader, writer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+reader.setblocking(False)
+for data, _ in datagrams[:4000]:
+    writer.send(data)  # type: ignore[index]
+    decoded += len(drain.drain(reader.fileno(), 16, 99.0)[0])
+reader.close()
+writer.close()
 print(
     f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split, "
     f"{rendered} characters of fields JSON, {events} events reassembled, "
-    f"{text} characters of event JSON"
+    f"{text} characters of event JSON, {len(datagrams)} datagrams drained into "
+    f"{decoded} events"
 )

@@ -52,7 +52,7 @@ def ours(block):
     if not re.search(r"Invalid|uninitialised|Conditional|definitely lost", block):
         return False
     for line in block.splitlines():
-        if re.search(r"_core\.c|records\.c|reassembly\.c", line):
+        if re.search(r"_core\.c|records\.c|reassembly\.c|live\.c", line):
             return True
         if "_PyEval_EvalFrameDefault" in line:
             return False
