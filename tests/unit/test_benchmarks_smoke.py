@@ -86,9 +86,15 @@ def test_cpu_section_renders_ratios_against_auditd() -> None:
     from benchmarks.execcpu import CpuResult
 
     rows = [
-        CpuResult(name, 1000, execs=10_000, seconds=10.0, cpu_seconds=cpu)
-        for name, cpu in (("auditd RAW", 0.5), ("auditd ENRICHED", 1.0), ("trioaudit tail", 2.0))
+        CpuResult(name, 1000, execs=execs, seconds=10.0, cpu_seconds=cpu)
+        for name, execs, cpu in (
+            ("auditd RAW", 10_000, 0.5),
+            ("auditd ENRICHED", 10_000, 1.0),
+            ("trioaudit tail", 5_000, 2.0),  # fewer execs done: the ratio is per exec
+            ("nothing ran", 0, 0.1),
+        )
     ]
     text = cpu_section(10.0, rows)
     assert "### 1,000 exec/s" in text
-    assert "| trioaudit tail | 10,000 | 10.0 | 2.00 | 17.4 | 2.00x | 4.00x | 0 |" in text
+    assert "| trioaudit tail | 5,000 | 10.0 | 2.00 | 17.4 | 400 | 4.00x | 8.00x | 0 |" in text
+    assert "| nothing ran | 0 | 10.0 | 0.10 | 0.9 | - | - | - | 0 |" in text
