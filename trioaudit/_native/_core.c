@@ -398,9 +398,10 @@ static PyObject *parse_line(PyObject *self, PyObject *line)
 }
 
 /* The record of one netlink payload s[:n] (trailing NULs and newlines stripped, valid
- * UTF-8, raw its str) from no node: Py_None (new reference) to decline. live.c's drain
- * and parse_kernel below share it. */
-PyObject *ta_kernel_record(long type, PyObject *name, const char *s, size_t n, PyObject *raw)
+ * UTF-8, raw its str) with the given node (a str or None): Py_None (new reference) to
+ * decline. live.c's drain and parse_kernel below share it. */
+PyObject *ta_kernel_record(long type, PyObject *name, const char *s, size_t n, PyObject *raw,
+                           PyObject *node)
 {
     if (!record_class) {
         PyErr_SetString(PyExc_RuntimeError, "trioaudit._native._core is not configured");
@@ -410,7 +411,7 @@ PyObject *ta_kernel_record(long type, PyObject *name, const char *s, size_t n, P
     memset(&h, 0, sizeof(h));
     if ((Py_ssize_t)n > max_record_length || ta_parse_stamp(s, n, &h) != TA_OK)
         Py_RETURN_NONE;
-    return build_record(s, n, &h, name, type, raw, Py_None);
+    return build_record(s, n, &h, name, type, raw, node);
 }
 
 /* parse_kernel(type, name, text, node) -> AuditRecord | None:
@@ -422,27 +423,6 @@ static PyObject *parse_kernel(PyObject *self, PyObject *args)
     PyObject *name, *text, *node;
     if (!PyArg_ParseTuple(args, "lUUO", &type, &name, &text, &node))
         return NULL;
-    if (node == Py_None) {
-        Py_ssize_t size;
-        const char *s = PyUnicode_AsUTF8AndSize(text, &size);
-        if (!s) {
-            PyErr_Clear(); /* lone surrogates: not UTF-8, the reference's business */
-            Py_RETURN_NONE;
-        }
-        size_t n = (size_t)size;
-        while (n && (s[n - 1] == '\0' || s[n - 1] == '\n')) /* rstrip("\x00\n") */
-            n--;
-        PyObject *raw = (Py_ssize_t)n == size ? Py_NewRef(text) : decode(s, n);
-        if (!raw)
-            return NULL;
-        PyObject *record = ta_kernel_record(type, name, s, n, raw);
-        Py_DECREF(raw);
-        return record;
-    }
-    if (!record_class) {
-        PyErr_SetString(PyExc_RuntimeError, "trioaudit._native._core is not configured");
-        return NULL;
-    }
     Py_ssize_t size;
     const char *s = PyUnicode_AsUTF8AndSize(text, &size);
     if (!s) {
@@ -452,14 +432,10 @@ static PyObject *parse_kernel(PyObject *self, PyObject *args)
     size_t n = (size_t)size;
     while (n && (s[n - 1] == '\0' || s[n - 1] == '\n')) /* rstrip("\x00\n") */
         n--;
-    ta_header h;
-    memset(&h, 0, sizeof(h));
-    if ((Py_ssize_t)n > max_record_length || ta_parse_stamp(s, n, &h) != TA_OK)
-        Py_RETURN_NONE;
     PyObject *raw = (Py_ssize_t)n == size ? Py_NewRef(text) : decode(s, n);
     if (!raw)
         return NULL;
-    PyObject *record = build_record(s, n, &h, name, type, raw, node);
+    PyObject *record = ta_kernel_record(type, name, s, n, raw, node);
     Py_DECREF(raw);
     return record;
 }

@@ -34,6 +34,7 @@ extern PyTypeObject DrainType;
 int ta_reassembler_feed(PyObject *reassembler, PyObject *record, double now, PyObject *out);
 
 /* The AuditRecord of one netlink record payload, or Py_None to decline (_core.c). */
-PyObject *ta_kernel_record(long type, PyObject *name, const char *s, size_t n, PyObject *raw);
+PyObject *ta_kernel_record(long type, PyObject *name, const char *s, size_t n, PyObject *raw,
+                           PyObject *node);
 
 #endif

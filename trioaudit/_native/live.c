@@ -91,7 +91,7 @@ static PyObject *record_of(Drain *d, long type, const char *payload, size_t size
     if (raw) {
         PyObject *name = type_name(d, type);
         if (name)
-            record = ta_kernel_record(type, name, payload, n, raw);
+            record = ta_kernel_record(type, name, payload, n, raw, Py_None);
         Py_XDECREF(name);
         Py_DECREF(raw);
         if (!record)
