@@ -297,10 +297,12 @@ def _events_of(lines: list[bytes]) -> list[AuditEvent]:
 
 
 def _check_events(events: list[AuditEvent]) -> None:
-    """The core's event text (one by one and batched) is the reference's."""
-    expected = [reference_event_json(event) for event in events]
-    assert [event_json(event) for event in events] == expected
-    assert events_text(events) == "".join(text + "\n" for text in expected)
+    """The core's event text (one by one and batched) is the reference's, interpreted
+    and ``--raw``."""
+    for raw in (False, True):
+        expected = [reference_event_json(event, raw) for event in events]
+        assert [event_json(event, raw) for event in events] == expected
+        assert events_text(events, raw=raw) == "".join(text + "\n" for text in expected)
 
 
 @needs_core
@@ -311,30 +313,36 @@ def test_event_json_is_the_reference_on_every_corpus() -> None:
     _check_events(events)  # warm memos
 
 
-def _rendered_in_c(lines: list[bytes]) -> str:
+def _rendered_in_c(lines: list[bytes], *, raw: bool = False) -> str:
     """The first event of *lines* rendered by the core, which must not have asked the
-    reference for any of it (neither the whole event nor a record's tail)."""
+    reference for any of it (neither the whole event, nor a record's tail, nor, raw, a
+    record's fields)."""
     events = _events_of(lines)
     renderer = default_interpreter().native_renderer
     assert renderer is not None
     asked: list[object] = []
 
-    def fallback(event: AuditEvent) -> str:
+    def fallback(event: AuditEvent, raw: bool = False) -> str:
         asked.append(event)
-        return reference_event_json(event)
+        return reference_event_json(event, raw)
 
-    def tail(record: AuditRecord, repeats: bool) -> str:
+    def tail(record: AuditRecord, repeats: bool, raw: bool = False) -> str:
         asked.append(record)
-        return _record_tail(record, repeats)
+        return _record_tail(record, repeats, raw)
 
-    events_text(events)  # formats hands the core its hooks ...
+    def raw_fields(record: AuditRecord) -> tuple[str, bool]:
+        asked.append(record)
+        return formats._raw_fields_json(record)
+
+    events_text(events, raw=raw)  # formats hands the core its hooks (and fills the memo) ...
     renderer.set_event_hooks(tail, fallback, int(_T.EXECVE), int(_T.PROCTITLE), int(_T.SOCKADDR))
+    renderer.set_raw_hooks(raw_fields, formats._RAW_FRAGMENTS)
     try:
-        text: str = renderer.event_json(events[0])
+        text: str = renderer.raw_event_json(events[0]) if raw else renderer.event_json(events[0])
     finally:
         formats._renderer_of[:] = [None, None]  # ... and sets them again on next use
     assert asked == []
-    assert text == reference_event_json(events[0])
+    assert text == reference_event_json(events[0], raw)
     return text
 
 
@@ -351,6 +359,21 @@ def test_event_json_renders_the_common_events_in_c() -> None:
         ]
     )
     assert '"argv":["sh","a b","\\u007f"]' in text
+
+
+@needs_core
+def test_raw_events_are_rendered_in_c_from_the_memo() -> None:
+    text = _rendered_in_c(
+        [
+            b"type=SYSCALL msg=audit(1700000000.123:44): arch=c000003e syscall=59 success=yes "
+            b'exit=0 a0=55 items=1 uid=0 comm="sh" exe="/bin/sh" key="exec"',
+            b"type=PATH msg=audit(1700000000.123:44): item=0 name=2F746D702F7F inode=5",
+            b"type=PROCTITLE msg=audit(1700000000.123:44): proctitle=736800612062",
+        ],
+        raw=True,
+    )
+    assert '"name":"/tmp/\\u007f"' in text and '"proctitle":"sh\\u0000a b"' in text
+    assert '"argv"' not in text  # raw: no interpreted extras
 
 
 @needs_core

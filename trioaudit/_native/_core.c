@@ -717,7 +717,10 @@ typedef struct {
     PyObject *overrides; /* callable(rtype, enriched) -> dict, or None: no enrichment */
     /* formats.event_json's hooks (None until set_event_hooks) */
     PyObject *record_tail; /* callable(record, repeats) -> str: what follows "fields" */
-    PyObject *fallback;    /* callable(event) -> str: the reference event_json */
+    PyObject *fallback;    /* callable(event, raw) -> str: the reference event_json */
+    /* --raw (None until set_raw_hooks): formats._raw_fields_json and its memo */
+    PyObject *raw_fields;    /* callable(record) -> (json, repeats) */
+    PyObject *raw_fragments; /* dict: type -> {(name, value): fragment} */
     long execve_type, proctitle_type, sockaddr_type;
     override_slot slots[OVERRIDE_SLOTS];
 } Renderer;
@@ -733,6 +736,8 @@ static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
     Py_VISIT(r->overrides);
     Py_VISIT(r->record_tail);
     Py_VISIT(r->fallback);
+    Py_VISIT(r->raw_fields);
+    Py_VISIT(r->raw_fragments);
     for (int i = 0; i < OVERRIDE_SLOTS; i++) {
         Py_VISIT(r->slots[i].enriched);
         Py_VISIT(r->slots[i].done);
@@ -751,6 +756,8 @@ static int Renderer_clear(Renderer *r)
     Py_CLEAR(r->overrides);
     Py_CLEAR(r->record_tail);
     Py_CLEAR(r->fallback);
+    Py_CLEAR(r->raw_fields);
+    Py_CLEAR(r->raw_fragments);
     for (int i = 0; i < OVERRIDE_SLOTS; i++) {
         Py_CLEAR(r->slots[i].enriched);
         Py_CLEAR(r->slots[i].done);
@@ -786,6 +793,8 @@ static int Renderer_init(Renderer *r, PyObject *args, PyObject *kwds)
     r->overrides = Py_NewRef(overrides);
     r->record_tail = Py_NewRef(Py_None);
     r->fallback = Py_NewRef(Py_None);
+    r->raw_fields = Py_NewRef(Py_None);
+    r->raw_fragments = Py_NewRef(Py_None);
     return 0;
 }
 
@@ -1149,8 +1158,84 @@ static int has_message(PyObject *raw)
     return k >= 6 && memchr(s, '\'', (size_t)k) && memmem(s, (size_t)k, " msg='", 6) != NULL;
 }
 
-/* One event's JSON line into b: 1 done, 0 to decline (the reference renders it). */
-static int out_event(Renderer *r, outbuf *b, PyObject *event)
+/* Records with more fields than this take the reference's raw fields (its duplicate
+ * check is a set; here it is pairwise). */
+#define RAW_MAX_ITEMS 64
+
+/* --raw: a record's "fields" object into b, from the reference's memo of fragments
+ * (formats._RAW_FRAGMENTS, keyed by type then by the (name, value) pair) when every
+ * fragment is there and no name repeats; else the reference's _raw_fields_json, which
+ * also fills the memo. 1 done (*repeats set), 0 to decline, -1 on error. */
+static int out_raw_fields(Renderer *r, outbuf *b, PyObject *record, int *repeats)
+{
+    PyObject *items = record_slot(record, F_ITEMS);
+    if (!items || !PyTuple_CheckExact(items))
+        return 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    size_t mark = b->len;
+    PyObject *cache = NULL;
+    if (n <= RAW_MAX_ITEMS && PyDict_CheckExact(r->raw_fragments)) {
+        cache = PyDict_GetItemWithError(r->raw_fragments, record_slot(record, F_TYPE));
+        if (!cache && PyErr_Occurred())
+            return -1;
+        if (cache && !PyDict_CheckExact(cache))
+            cache = NULL;
+    }
+    int hit = cache != NULL;
+    if (hit && OUT_LITERAL(b, "{") < 0)
+        return -1;
+    for (Py_ssize_t i = 0; hit && i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0))) {
+            hit = 0;
+            break;
+        }
+        PyObject *name = PyTuple_GET_ITEM(item, 0);
+        for (Py_ssize_t j = 0; hit && j < i; j++) {
+            int same = same_name(name, PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0));
+            if (same < 0)
+                return -1;
+            hit = !same; /* a repeated name: the reference joins them */
+        }
+        if (!hit)
+            break;
+        PyObject *fragment = PyDict_GetItemWithError(cache, item);
+        if (!fragment) {
+            if (PyErr_Occurred())
+                return -1;
+            hit = 0;
+            break;
+        }
+        if (!PyUnicode_CheckExact(fragment) || !PyUnicode_IS_ASCII(fragment)) {
+            hit = 0;
+            break;
+        }
+        if ((i && OUT_LITERAL(b, ",") < 0) || out_ascii_str(b, fragment) < 0)
+            return -1;
+    }
+    if (hit) {
+        *repeats = 0;
+        return OUT_LITERAL(b, "}") < 0 ? -1 : 1;
+    }
+    b->len = mark;
+    PyObject *done = PyObject_CallOneArg(r->raw_fields, record);
+    if (!done)
+        return -1;
+    int ok = 0;
+    if (PyTuple_CheckExact(done) && PyTuple_GET_SIZE(done) == 2 &&
+        PyUnicode_CheckExact(PyTuple_GET_ITEM(done, 0))) {
+        int flag = PyObject_IsTrue(PyTuple_GET_ITEM(done, 1));
+        ok = flag < 0 ? -1 : out_ascii_str(b, PyTuple_GET_ITEM(done, 0));
+        *repeats = flag > 0;
+    }
+    Py_DECREF(done);
+    return ok;
+}
+
+/* One event's JSON line into b (raw: the --raw shape): 1 done, 0 to decline (the
+ * reference renders it). */
+static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
 {
     if (!event_class || Py_TYPE(event) != event_class)
         return 0;
@@ -1172,7 +1257,7 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event)
             return 0;
         execs += PyLong_AsLong(type) == r->execve_type;
     }
-    if (execs > 1)
+    if (execs > 1 && !raw)
         return 0; /* an argv spread over several EXECVE records: the reference merges it */
 
     /* format_timestamp: round(timestamp * 1000) (half to even, as nearbyint) in UTC */
@@ -1206,17 +1291,37 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event)
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *record = PyTuple_GET_ITEM(records, i);
         PyObject *name = record_slot(record, F_TYPE_NAME);
-        PyObject *raw = record_slot(record, F_RAW);
-        if (!name || !raw || !PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw))
+        PyObject *raw_text = record_slot(record, F_RAW);
+        if (!name || !raw_text || !PyUnicode_CheckExact(raw_text) || !PyUnicode_IS_ASCII(raw_text))
             return 0;
         if ((i && OUT_LITERAL(b, ",") < 0) || OUT_LITERAL(b, "{\"type\":") < 0)
             return -1;
         ok = out_json_str(b, name);
         if (ok <= 0)
             return ok;
-        if (OUT_LITERAL(b, ",\"fields\":{") < 0)
+        if (OUT_LITERAL(b, ",\"fields\":") < 0)
             return -1;
         int repeats = 0;
+        if (raw) {
+            ok = out_raw_fields(r, b, record, &repeats);
+            if (ok <= 0)
+                return ok;
+            if (repeats || has_message(raw_text)) {
+                PyObject *tail = PyObject_CallFunctionObjArgs(
+                    r->record_tail, record, repeats ? Py_True : Py_False, Py_True, NULL);
+                if (!tail)
+                    return -1;
+                ok = out_ascii_str(b, tail);
+                Py_DECREF(tail);
+                if (ok <= 0)
+                    return ok;
+            }
+            if (OUT_LITERAL(b, "}") < 0)
+                return -1;
+            continue;
+        }
+        if (OUT_LITERAL(b, "{") < 0)
+            return -1;
         PyObject *parts = finished_fields(r, record, &repeats);
         if (!parts)
             return -1;
@@ -1237,7 +1342,7 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event)
         if (OUT_LITERAL(b, "}") < 0)
             return -1;
         long rtype = PyLong_AsLong(record_slot(record, F_TYPE));
-        int message = has_message(raw);
+        int message = has_message(raw_text);
         if (rtype == r->proctitle_type && !repeats && !message) {
             ok = out_proctitle_argv(b, record_slot(record, F_ITEMS));
             if (ok <= 0)
@@ -1288,16 +1393,17 @@ static int escape_dels(outbuf *b, size_t mark)
 }
 
 /* Append event's line (C where it can, else the fallback's text, UTF-8). 0 or -1. */
-static int out_event_or_fallback(Renderer *r, outbuf *b, PyObject *event)
+static int out_event_or_fallback(Renderer *r, outbuf *b, PyObject *event, int raw)
 {
     size_t mark = b->len;
-    int ok = out_event(r, b, event);
+    int ok = out_event(r, b, event, raw);
     if (ok < 0)
         return -1;
     if (ok > 0)
         return escape_dels(b, mark);
     b->len = mark;
-    PyObject *text = PyObject_CallOneArg(r->fallback, event);
+    PyObject *text = PyObject_CallFunctionObjArgs(r->fallback, event, raw ? Py_True : Py_False,
+                                                  NULL);
     if (!text)
         return -1;
     if (!PyUnicode_Check(text)) {
@@ -1326,33 +1432,32 @@ static PyObject *out_text(outbuf *b)
     return PyUnicode_DecodeUTF8(b->p, (Py_ssize_t)b->len, NULL);
 }
 
-static int hooks_set(Renderer *r)
+static int hooks_set(Renderer *r, int raw)
 {
-    if (r->fallback == Py_None || r->record_tail == Py_None) {
+    if (r->fallback == Py_None || r->record_tail == Py_None ||
+        (raw && (r->raw_fields == Py_None || r->raw_fragments == Py_None))) {
         PyErr_SetString(PyExc_RuntimeError, "Renderer: set_event_hooks() first");
         return 0;
     }
     return 1;
 }
 
-/* event_json(event) -> str: formats.event_json (the reference's text, always). */
-static PyObject *Renderer_event_json(Renderer *r, PyObject *event)
+static PyObject *one_event(Renderer *r, PyObject *event, int raw)
 {
-    if (!hooks_set(r))
+    if (!hooks_set(r, raw))
         return NULL;
     outbuf b;
     out_init(&b);
     PyObject *text = NULL;
-    if (out_event_or_fallback(r, &b, event) == 0)
+    if (out_event_or_fallback(r, &b, event, raw) == 0)
         text = out_text(&b);
     out_free(&b);
     return text;
 }
 
-/* events_json(events) -> str: event_json of each, each followed by a newline. */
-static PyObject *Renderer_events_json(Renderer *r, PyObject *events)
+static PyObject *many_events(Renderer *r, PyObject *events, int raw)
 {
-    if (!hooks_set(r))
+    if (!hooks_set(r, raw))
         return NULL;
     PyObject *seq = PySequence_Tuple(events); /* a tuple: no callback can change it */
     if (!seq)
@@ -1362,7 +1467,7 @@ static PyObject *Renderer_events_json(Renderer *r, PyObject *events)
     PyObject *result = NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
-        int rc = out_event_or_fallback(r, &b, PyTuple_GET_ITEM(seq, i));
+        int rc = out_event_or_fallback(r, &b, PyTuple_GET_ITEM(seq, i), raw);
         if (rc < 0 || OUT_LITERAL(&b, "\n") < 0)
             goto done;
     }
@@ -1371,6 +1476,40 @@ done:
     out_free(&b);
     Py_DECREF(seq);
     return result;
+}
+
+/* event_json(event) -> str: formats.event_json (the reference's text, always). */
+static PyObject *Renderer_event_json(Renderer *r, PyObject *event)
+{
+    return one_event(r, event, 0);
+}
+
+/* events_json(events) -> str: event_json of each, each followed by a newline. */
+static PyObject *Renderer_events_json(Renderer *r, PyObject *events)
+{
+    return many_events(r, events, 0);
+}
+
+/* raw_event_json / raw_events_json: the same for event_json(event, raw=True). */
+static PyObject *Renderer_raw_event_json(Renderer *r, PyObject *event)
+{
+    return one_event(r, event, 1);
+}
+
+static PyObject *Renderer_raw_events_json(Renderer *r, PyObject *events)
+{
+    return many_events(r, events, 1);
+}
+
+/* set_raw_hooks(raw_fields, raw_fragments) */
+static PyObject *Renderer_set_raw_hooks(Renderer *r, PyObject *args)
+{
+    PyObject *fields, *fragments;
+    if (!PyArg_ParseTuple(args, "OO!", &fields, &PyDict_Type, &fragments))
+        return NULL;
+    Py_XSETREF(r->raw_fields, Py_NewRef(fields));
+    Py_XSETREF(r->raw_fragments, Py_NewRef(fragments));
+    Py_RETURN_NONE;
 }
 
 /* set_event_hooks(record_tail, fallback, execve, proctitle, sockaddr) */
@@ -1395,8 +1534,14 @@ static PyMethodDef Renderer_methods[] = {
      "formats.event_json(event): in C where it can, else the reference (the fallback hook)."},
     {"events_json", (PyCFunction)Renderer_events_json, METH_O,
      "event_json() of each event, each followed by a newline, as one str."},
+    {"raw_event_json", (PyCFunction)Renderer_raw_event_json, METH_O,
+     "formats.event_json(event, raw=True): in C where it can, else the reference."},
+    {"raw_events_json", (PyCFunction)Renderer_raw_events_json, METH_O,
+     "raw_event_json() of each event, each followed by a newline, as one str."},
     {"set_event_hooks", (PyCFunction)Renderer_set_event_hooks, METH_VARARGS,
      "Hand over formats' record tail and reference event_json, and the record types."},
+    {"set_raw_hooks", (PyCFunction)Renderer_set_raw_hooks, METH_VARARGS,
+     "Hand over formats' raw fields function and its memo of fragments (for --raw)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -218,15 +218,14 @@ def _record_tail(record: AuditRecord, repeats: bool, raw: bool = False) -> str:
 def event_json(event: AuditEvent, raw: bool = False) -> str:
     """``json_dumps(event.to_dict(raw))``, the same text, built faster.
 
-    The compiled core renders interpreted events when it is there (and hands any
-    event it cannot take to :func:`reference_event_json`); ``tests/unit/test_native.py``
-    holds its text to the reference's.
+    The compiled core renders events when it is there, interpreted or raw (and hands
+    any event it cannot take to :func:`reference_event_json`);
+    ``tests/unit/test_native.py`` holds its text to the reference's.
     """
-    if not raw:
-        renderer = _event_renderer()
-        if renderer is not None:
-            text: str = renderer.event_json(event)
-            return text
+    renderer = _event_renderer()
+    if renderer is not None:
+        text: str = renderer.raw_event_json(event) if raw else renderer.event_json(event)
+        return text
     return reference_event_json(event, raw)
 
 
@@ -267,10 +266,10 @@ def events_text(
 ) -> str:
     """Every event rendered, each followed by a newline: what a writer of many events
     wants (the core renders a whole batch of interpreted JSON lines in one call)."""
-    if fmt == "json" and not raw:
+    if fmt == "json":
         renderer = _event_renderer()
         if renderer is not None:
-            text: str = renderer.events_json(events)
+            text: str = renderer.raw_events_json(events) if raw else renderer.events_json(events)
             return text
     return "".join(render_event(event, fmt, raw=raw) + "\n" for event in events)
 
@@ -287,6 +286,7 @@ def _event_renderer() -> Any | None:
             renderer.set_event_hooks(
                 _record_tail, reference_event_json, _EXECVE, int(_T.PROCTITLE), _SOCKADDR
             )
+            renderer.set_raw_hooks(_raw_fields_json, _RAW_FRAGMENTS)
         _renderer_of[:] = [interpreter, renderer]
     return _renderer_of[1]
 
