@@ -1,7 +1,7 @@
 """Drive the CPython binding (_core.parse_line, parse_lines, parse_kernel, split_fields,
-Renderer.fields_json / event_json / events_json, Reassembler, Drain.take / drain) over
-every real log and the synthetic corpus: what valgrind's memcheck runs in
-fuzz/native/run.sh.
+Renderer.fields_json / event_json / events_json and their --raw forms, Reassembler,
+Drain.take / drain) over every real log and the synthetic corpus: what valgrind's
+memcheck runs in fuzz/native/run.sh.
 
     PYTHONMALLOC=malloc valgrind --error-exitcode=1 .venv/bin/python fuzz/native/binding_corpora.py
 """
@@ -42,6 +42,8 @@ for stamp_order, max_open in ((True, 1024), (False, 3)):
     done = reassembler.feed_records(records, None) + reassembler.flush_all()
     events += len(done)
     text += len(events_text(done)) + sum(len(event_json(e)) for e in done[:2000])
+    for _ in range(2):  # --raw: memo misses first, then the memo's fragments
+        text += len(events_text(done, raw=True))
 # The live path: every record as a kernel datagram (and runts, replies, foreign senders,
 # bytes that are not UTF-8), through Drain.take and, over a real socket, Drain.drain.
 header = struct.Struct("=IHHII")
