@@ -61,6 +61,9 @@ EVENTS_PER_TURN = 2048
 #: asynchronous log writes, does not need the record within milliseconds.
 WAKEUP_DELAY = 0.02
 
+#: Seconds ``--jobs`` waits for its worker processes to stop on the way out.
+POOL_SHUTDOWN_TIMEOUT = 5.0
+
 #: The rule the start-up line suggests when none is loaded: every program started.
 EXAMPLE_RULE = "-a always,exit -F arch=b64 -S execve -k exec"
 
@@ -348,7 +351,17 @@ async def _render_in_workers(
                     shipped = parallel.ship_kernel_events(batch)
                     await send.send(pool.submit(parallel.render_kernel_batch, shipped))
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Wait (shielded, bounded) for the pool's manager thread to finish: left running,
+        # it closes its wake-up pipe while CPython 3.11's exit hook writes to it -- a race
+        # that ends the process with "OSError: [Errno 9] Bad file descriptor" on stderr.
+        with trio.move_on_after(POOL_SHUTDOWN_TIMEOUT) as scope:
+            scope.shield = True
+            await trio.to_thread.run_sync(
+                functools.partial(pool.shutdown, wait=True, cancel_futures=True),
+                abandon_on_cancel=True,
+            )
+        if scope.cancelled_caught:
+            log.warning("worker processes did not stop within %ss", POOL_SHUTDOWN_TIMEOUT)
 
 
 #: Character devices a write to never waits for: /dev/null and /dev/zero.
