@@ -1158,6 +1158,20 @@ static int has_message(PyObject *raw)
     return k >= 6 && memchr(s, '\'', (size_t)k) && memmem(s, (size_t)k, " msg='", 6) != NULL;
 }
 
+/* What follows a record's "fields" in its line, from the reference (formats._record_tail):
+ * 1 written, 0 to decline (not ASCII), -1 on error. */
+static int out_record_tail(Renderer *r, outbuf *b, PyObject *record, int repeats, int raw)
+{
+    PyObject *tail = PyObject_CallFunctionObjArgs(r->record_tail, record,
+                                                  repeats ? Py_True : Py_False,
+                                                  raw ? Py_True : Py_False, NULL);
+    if (!tail)
+        return -1;
+    int ok = out_ascii_str(b, tail);
+    Py_DECREF(tail);
+    return ok;
+}
+
 /* Records with more fields than this take the reference's raw fields (its duplicate
  * check is a set; here it is pairwise). */
 #define RAW_MAX_ITEMS 64
@@ -1307,12 +1321,7 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
             if (ok <= 0)
                 return ok;
             if (repeats || has_message(raw_text)) {
-                PyObject *tail = PyObject_CallFunctionObjArgs(
-                    r->record_tail, record, repeats ? Py_True : Py_False, Py_True, NULL);
-                if (!tail)
-                    return -1;
-                ok = out_ascii_str(b, tail);
-                Py_DECREF(tail);
+                ok = out_record_tail(r, b, record, repeats, 1);
                 if (ok <= 0)
                     return ok;
             }
@@ -1352,12 +1361,7 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
             if (ok <= 0)
                 return ok;
         } else if (repeats || message || rtype == r->sockaddr_type) {
-            PyObject *tail = PyObject_CallFunctionObjArgs(r->record_tail, record,
-                                                          repeats ? Py_True : Py_False, NULL);
-            if (!tail)
-                return -1;
-            ok = out_ascii_str(b, tail);
-            Py_DECREF(tail);
+            ok = out_record_tail(r, b, record, repeats, 0);
             if (ok <= 0)
                 return ok;
         }
