@@ -882,8 +882,11 @@ class AuditClient:
                     continue  # the stream closed while we waited: read the plain way
                 drained = not decoded.full
                 self._apply_decoded(feed, decoded)
-                # Yield to other tasks (the consumer) once per batch.
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not (delay and drained and not self._waiters):
+                    # Yield to other tasks (the consumer) once per batch -- unless the
+                    # wake-up delay at the top of the loop is about to: a scheduler round
+                    # per wake-up is most of the CPU at low rates.
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 continue
             batch = await transport.receive_batch(DEFAULT_MAX_BATCH)
             drained = len(batch) < DEFAULT_MAX_BATCH
