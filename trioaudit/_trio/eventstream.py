@@ -43,7 +43,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import trio
 
@@ -99,14 +99,6 @@ class DecodedBatch(NamedTuple):
     records: int
     full: bool
     error: int
-
-
-class DatagramDecoding(Protocol):
-    """The decoder contract both implementations keep."""
-
-    def take(self, items: Sequence[Datagram | Overflow], clock: float) -> DecodedBatch:
-        """Decode datagrams already received, feeding the records at *clock*."""
-        ...
 
 
 class DatagramDecoder:
@@ -209,42 +201,43 @@ class EventFeed:
         self.counters = counters
         self._record_counters = record_counters
         self._parse_fields = parse_fields
-        parse = self._parse_reference if parse_fields else self._parse_stamp_only
-        self.decoder = make_datagram_decoder(reassembler, parse, parse_fields=parse_fields)
+        self.decoder = make_datagram_decoder(
+            reassembler, self._parse_declined, parse_fields=parse_fields
+        )
         #: Set by the reader when records arrive while the timer has no deadline.
         self.activity = trio.Event()
         self.timer_idle = False
         self.finished = False
 
-    # ---- parsing: the reference, for what the core declines -----------------------
-    def _parse_reference(self, msg_type: int, payload: bytes) -> AuditRecord | None:
-        return self._parse_checked(msg_type, payload, reference_parse_kernel_record, True)
-
-    def _parse_stamp_only(self, msg_type: int, payload: bytes) -> AuditRecord | None:
-        return self._parse_checked(msg_type, payload, reference_parse_kernel_record, False)
-
-    def _parse_checked(
-        self,
-        msg_type: int,
-        payload: bytes,
-        parse: Callable[..., AuditRecord],
-        fields: bool,
+    # ---- parsing ---------------------------------------------------------------
+    def _parse(
+        self, msg_type: int, text: str, parse: Callable[..., AuditRecord]
     ) -> AuditRecord | None:
+        """*parse* the record, or count and log it unparsable (``None``)."""
         try:
-            return parse(msg_type, record_text(payload), fields=fields)
+            return parse(msg_type, text, fields=self._parse_fields)
         except RecordParseError as exc:
             self.counters.unparsable += 1
             log.warning("skipped an unparsable %s record: %s", type_name(msg_type), exc)
             return None
+
+    def _parse_declined(self, msg_type: int, payload: bytes) -> AuditRecord | None:
+        """The decoders' hook: the reference parser, for what the core declines."""
+        return self._parse(msg_type, record_text(payload), reference_parse_kernel_record)
+
+    def _wake_timer(self) -> None:
+        """Records arrived: the timer, if it waits with no deadline, has one to compute."""
+        if self.timer_idle:
+            self.timer_idle = False
+            self.activity.set()
 
     # ---- what the reader calls ---------------------------------------------------
     def account(self, decoded: DecodedBatch) -> None:
         """Count a decoded batch's records and queue its events."""
         self.counters.records += decoded.records
         self._record_counters.received += decoded.records
-        if decoded.records and self.timer_idle:
-            self.timer_idle = False
-            self.activity.set()
+        if decoded.records:
+            self._wake_timer()
         self.deliver(decoded.events)
 
     def take_record(self, msg_type: int, payload: bytes, clock: float) -> None:
@@ -255,16 +248,10 @@ class EventFeed:
 
     def _take_text(self, msg_type: int, text: str, clock: float) -> None:
         self.counters.records += 1
-        try:
-            record = parse_kernel_record(msg_type, text, fields=self._parse_fields)
-        except RecordParseError as exc:
-            self.counters.unparsable += 1
-            log.warning("skipped an unparsable %s record: %s", type_name(msg_type), exc)
-            return
-        self.deliver(self.reassembler.feed(record, clock))
-        if self.timer_idle:
-            self.timer_idle = False
-            self.activity.set()
+        record = self._parse(msg_type, text, parse_kernel_record)
+        if record is not None:
+            self.deliver(self.reassembler.feed(record, clock))
+            self._wake_timer()
 
     def deliver(self, events: list[AuditEvent]) -> None:
         """Queue *events* for the consumer; drop (counted) what does not fit. Never waits."""

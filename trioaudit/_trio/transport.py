@@ -185,7 +185,7 @@ class NetlinkAuditSocket:
                 # Yield to other tasks, but never lose a drained batch to a cancel.
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return batch
-            await trio.lowlevel.wait_readable(self._sock)
+            await self.wait_readable()
 
     def _drain(self, batch: list[Datagram | Overflow], max_batch: int) -> None:
         recv = self._sock.recvfrom_into
