@@ -723,7 +723,37 @@ typedef struct {
     PyObject *raw_fragments; /* dict: type -> {(name, value): fragment} */
     long execve_type, proctitle_type, sockaddr_type;
     override_slot slots[OVERRIDE_SLOTS];
+    struct front_slot *front; /* FRONT_SLOTS of them (see front_for) */
 } Renderer;
+
+/* The renderer's front memo: a field's finished fragment under the identity of its
+ * (name, value) pair, its type's memo and its record's overrides -- what the dict
+ * lookups of finished_fields would find, without hashing a tuple or probing two
+ * dicts per field. Only answers that depend on nothing else are kept (memoised and
+ * overridden fragments, VERBATIM fields); the slot holds all four objects, so no
+ * address can be reused while it names them. Pairs repeat as the same object because
+ * the parser caches them (pair_of). Direct-mapped and bounded: a collision replaces. */
+#define FRONT_SLOTS (1 << 15)
+typedef struct front_slot {
+    PyObject *item, *cache, *overrides, *fragment;
+} front_slot;
+
+static front_slot *front_for(Renderer *r, PyObject *item, PyObject *cache, PyObject *overrides)
+{
+    uint64_t h = (uint64_t)(uintptr_t)item * 0x9E3779B97F4A7C15ULL;
+    h ^= (uint64_t)(uintptr_t)cache >> 4;
+    h ^= (uint64_t)(uintptr_t)overrides * 0xC2B2AE3D27D4EB4FULL;
+    return &r->front[(h >> 40) & (FRONT_SLOTS - 1)];
+}
+
+static void front_put(front_slot *slot, PyObject *item, PyObject *cache, PyObject *overrides,
+                      PyObject *fragment)
+{
+    Py_XSETREF(slot->item, Py_NewRef(item));
+    Py_XSETREF(slot->cache, Py_NewRef(cache));
+    Py_XSETREF(slot->overrides, Py_NewRef(overrides));
+    Py_XSETREF(slot->fragment, Py_NewRef(fragment));
+}
 
 static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
 {
@@ -742,6 +772,9 @@ static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
         Py_VISIT(r->slots[i].enriched);
         Py_VISIT(r->slots[i].done);
     }
+    /* Not the front memo's slots: str fragments, untracked pairs of str, and memo dicts
+     * of str that the interpreter owns too -- none can lead back here, so leaving them
+     * out hides no cycle, and a full collection does not walk 4 x FRONT_SLOTS of them. */
     return 0;
 }
 
@@ -762,6 +795,12 @@ static int Renderer_clear(Renderer *r)
         Py_CLEAR(r->slots[i].enriched);
         Py_CLEAR(r->slots[i].done);
     }
+    for (int i = 0; r->front && i < FRONT_SLOTS; i++) {
+        Py_CLEAR(r->front[i].item);
+        Py_CLEAR(r->front[i].cache);
+        Py_CLEAR(r->front[i].overrides);
+        Py_CLEAR(r->front[i].fragment);
+    }
     return 0;
 }
 
@@ -769,6 +808,7 @@ static void Renderer_dealloc(Renderer *r)
 {
     PyObject_GC_UnTrack(r);
     Renderer_clear(r);
+    PyMem_Free(r->front);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
@@ -784,6 +824,13 @@ static int Renderer_init(Renderer *r, PyObject *args, PyObject *kwds)
                           &ask_kind, &PyDict_Type, &sites, &ask_site, &fill, &overrides))
         return -1;
     Renderer_clear(r);
+    if (!r->front) {
+        r->front = PyMem_Calloc(FRONT_SLOTS, sizeof(front_slot));
+        if (!r->front) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
     r->by_type = Py_NewRef(by_type);
     r->kinds = Py_NewRef(kinds);
     r->ask_kind = Py_NewRef(ask_kind);
@@ -812,6 +859,40 @@ static int same_name(PyObject *a, PyObject *b)
     if (PyUnicode_IS_ASCII(a) && PyUnicode_IS_ASCII(b))
         return memcmp(PyUnicode_1BYTE_DATA(a), PyUnicode_1BYTE_DATA(b), (size_t)k) == 0;
     return PyUnicode_Compare(a, b) == 0;
+}
+
+/* Whether a field name repeats among the items (2-tuples with a str name, at most 128):
+ * a small hash set of the names instead of comparing every pair. 1, 0, or -1 on error. */
+static int has_repeats(PyObject *items)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    if (n < 2)
+        return 0;
+    PyObject *names[256];
+    Py_hash_t hashes[256];
+    size_t size = 4;
+    while (size < 2 * (size_t)n)
+        size *= 2;
+    if (size > 256) {
+        PyErr_Format(PyExc_SystemError, "has_repeats: %zd items", n);
+        return -1;
+    }
+    memset(names, 0, size * sizeof(names[0]));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
+        Py_hash_t h = PyObject_Hash(name); /* a str's hash is computed once, then kept */
+        if (h == -1)
+            return -1;
+        size_t j = (size_t)h & (size - 1);
+        while (names[j]) {
+            if (hashes[j] == h && same_name(names[j], name))
+                return 1;
+            j = (j + 1) & (size - 1);
+        }
+        names[j] = name;
+        hashes[j] = h;
+    }
+    return 0;
 }
 
 /* The finished overrides of a record (borrowed), Py_None when it has none; NULL on error. */
@@ -846,60 +927,59 @@ static PyObject *overrides_of(Renderer *r, PyObject *record, long rtype)
     return done;
 }
 
-/* Every field of the record finished (a new list of fragments, in order), *repeats set;
- * Py_None (new reference) to decline; NULL on error. Interpreter._finished's steps: memo
- * lookups, auditd's translations over them, VERBATIM fields of plain ASCII and generic
- * hex arguments finished here, and fill(record, finished, cache) -- the reference's
- * _fill -- for whatever is left. */
-static PyObject *finished_fields(Renderer *r, PyObject *record, int *repeats_out)
+/* Most fields a record may have for the core to finish it (more: the reference). */
+#define MAX_FIELDS 128
+
+/* Every field of the record finished, in order, into parts (new references; *count of
+ * them; the caller releases them with parts_free), *repeats set: 1, 0 to decline, -1 on
+ * error (nothing to release unless 1). Interpreter._finished's steps: memo lookups
+ * (the front memo first), auditd's translations over them, VERBATIM fields of plain
+ * ASCII and generic hex arguments finished here, and fill(record, finished, cache) --
+ * the reference's _fill -- for whatever is left, through a list made only then. */
+static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_ssize_t *count,
+                           int *repeats_out)
 {
     PyObject *site = NULL; /* from sites; asked for at most once */
     long mask = 0;
     if (!record_class || Py_TYPE(record) != record_class)
-        Py_RETURN_NONE;
+        return 0;
     PyObject *items = record_slot(record, F_ITEMS);
     PyObject *rtype = record_slot(record, F_TYPE);
-    if (!items || !rtype || !PyTuple_CheckExact(items) || PyTuple_GET_SIZE(items) > 128 ||
+    if (!items || !rtype || !PyTuple_CheckExact(items) || PyTuple_GET_SIZE(items) > MAX_FIELDS ||
         !PyLong_CheckExact(rtype))
-        Py_RETURN_NONE;
+        return 0;
     long rtype_number = PyLong_AsLong(rtype);
     if (rtype_number == -1 && PyErr_Occurred())
-        return NULL;
+        return -1;
     Py_ssize_t n = PyTuple_GET_SIZE(items);
-    int repeats = 0;
-    for (Py_ssize_t i = 0; i < n && !repeats; i++) {
-        PyObject *a = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
-        for (Py_ssize_t j = 0; j < i; j++) {
-            PyObject *b = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0);
-            if (same_name(a, b)) {
-                repeats = 1;
-                break;
-            }
-        }
-    }
+    int repeats = has_repeats(items);
+    if (repeats < 0)
+        return -1;
     PyObject *overrides = overrides_of(r, record, rtype_number);
     if (!overrides)
-        return NULL;
+        return -1;
     PyObject *cache = PyDict_GetItemWithError(r->by_type, rtype);
     if (!cache) {
         if (PyErr_Occurred())
-            return NULL;
+            return -1;
         cache = PyDict_New();
         if (!cache || PyDict_SetItem(r->by_type, rtype, cache) < 0) {
             Py_XDECREF(cache);
-            return NULL;
+            return -1;
         }
         Py_DECREF(cache);
     }
     Py_INCREF(cache);
     Py_INCREF(overrides); /* a fill step may replace the slot */
-    PyObject *finished = PyList_New(n);
-    PyObject *result = NULL;
-    if (!finished)
-        goto done;
-    int missing = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t made = 0; /* parts[:made] hold references */
+    int result = -1, missing = 0;
+    for (Py_ssize_t i = 0; i < n; i++, made++) {
         PyObject *item = PyTuple_GET_ITEM(items, i);
+        front_slot *front = front_for(r, item, cache, overrides);
+        if (front->item == item && front->cache == cache && front->overrides == overrides) {
+            parts[i] = Py_NewRef(front->fragment);
+            continue;
+        }
         PyObject *found = PyDict_GetItemWithError(cache, item);
         if (!found && PyErr_Occurred())
             goto done;
@@ -910,8 +990,14 @@ static PyObject *finished_fields(Renderer *r, PyObject *record, int *repeats_out
             if (over)
                 found = over;
         }
+        /* Only pairs short enough for the parser's cache repeat as the same object. */
+        int keep = PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(item, 0)) +
+                       PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(item, 1)) <
+                   CACHE_MAX_KEY;
         if (found) {
-            PyList_SET_ITEM(finished, i, Py_NewRef(found));
+            parts[i] = Py_NewRef(found);
+            if (keep)
+                front_put(front, item, cache, overrides, found);
             continue;
         }
         long kind = field_kind(r->kinds, rtype, PyTuple_GET_ITEM(item, 0), r->ask_kind);
@@ -936,64 +1022,89 @@ static PyObject *finished_fields(Renderer *r, PyObject *record, int *repeats_out
             fragment = hex_argument_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
         if (!fragment && PyErr_Occurred())
             goto done;
-        if (fragment) {
-            PyList_SET_ITEM(finished, i, fragment);
-            continue;
-        }
-        PyList_SET_ITEM(finished, i, Py_NewRef(Py_None));
-        missing = 1;
+        if (fragment && kind == KIND_VERBATIM && keep) /* the value alone decides it */
+            front_put(front, item, cache, overrides, fragment);
+        parts[i] = fragment ? fragment : Py_NewRef(Py_None);
+        missing |= fragment == NULL;
     }
     if (missing) {
+        PyObject *finished = PyList_New(n);
+        if (!finished)
+            goto done;
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyList_SET_ITEM(finished, i, Py_NewRef(parts[i]));
         PyObject *rc = PyObject_CallFunctionObjArgs(r->fill, record, finished, cache, NULL);
+        if (rc && PyList_GET_SIZE(finished) != n) {
+            PyErr_SetString(PyExc_TypeError, "fill changed the number of fields");
+            Py_CLEAR(rc);
+        }
+        for (Py_ssize_t i = 0; rc && i < n; i++) {
+            PyObject *text = PyList_GET_ITEM(finished, i);
+            if (!PyUnicode_CheckExact(text)) {
+                PyErr_SetString(PyExc_TypeError, "fill left a field unfinished");
+                Py_CLEAR(rc);
+                break;
+            }
+            Py_SETREF(parts[i], Py_NewRef(text));
+        }
+        Py_DECREF(finished);
         if (!rc)
             goto done;
         Py_DECREF(rc);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (!PyUnicode_CheckExact(PyList_GET_ITEM(finished, i))) {
-                PyErr_SetString(PyExc_TypeError, "fill left a field unfinished");
-                goto done;
-            }
-        }
     }
     if (repeats) { /* the first of a repeated name wins, as in Interpreter.interpret */
-        PyObject *unique = PyList_New(0);
-        if (!unique)
-            goto done;
+        Py_ssize_t kept = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *a = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
             int seen = 0;
-            for (Py_ssize_t j = 0; j < i && !seen; j++) {
-                PyObject *b = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0);
-                seen = same_name(a, b);
-            }
-            if (!seen && PyList_Append(unique, PyList_GET_ITEM(finished, i)) < 0) {
-                Py_DECREF(unique);
-                goto done;
-            }
+            for (Py_ssize_t j = 0; j < i && !seen; j++)
+                seen = same_name(a, PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0));
+            if (seen)
+                Py_DECREF(parts[i]);
+            else
+                parts[kept++] = parts[i];
         }
-        Py_SETREF(finished, unique);
+        made = kept;
     }
     *repeats_out = repeats;
-    result = Py_NewRef(finished);
+    *count = made;
+    result = 1;
 done:
+    if (result < 0)
+        for (Py_ssize_t i = 0; i < made; i++)
+            Py_DECREF(parts[i]);
     Py_XDECREF(site);
-    Py_XDECREF(finished);
     Py_DECREF(overrides);
     Py_DECREF(cache);
     return result;
+}
+
+static void parts_free(PyObject **parts, Py_ssize_t count)
+{
+    for (Py_ssize_t i = 0; i < count; i++)
+        Py_DECREF(parts[i]);
 }
 
 /* fields_json(record) -> (json, repeats) | None: Interpreter.fields_json. */
 static PyObject *Renderer_fields_json(Renderer *r, PyObject *record)
 {
     int repeats = 0;
-    PyObject *parts = finished_fields(r, record, &repeats);
-    if (!parts || parts == Py_None)
-        return parts;
+    PyObject *parts[MAX_FIELDS];
+    Py_ssize_t count = 0;
+    int ok = finished_fields(r, record, parts, &count, &repeats);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *list = PyList_New(count); /* fragments may be any str (fill's): joined */
+    if (!list) {
+        parts_free(parts, count);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        PyList_SET_ITEM(list, i, parts[i]); /* the list takes the references */
     PyObject *comma = PyUnicode_FromString(",");
-    PyObject *joined = comma ? PyUnicode_Join(comma, parts) : NULL;
+    PyObject *joined = comma ? PyUnicode_Join(comma, list) : NULL;
     Py_XDECREF(comma);
-    Py_DECREF(parts);
+    Py_DECREF(list);
     if (!joined)
         return NULL;
     PyObject *json = PyUnicode_FromFormat("{%U}", joined);
@@ -1331,21 +1442,18 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
         }
         if (OUT_LITERAL(b, "{") < 0)
             return -1;
-        PyObject *parts = finished_fields(r, record, &repeats);
-        if (!parts)
-            return -1;
-        if (parts == Py_None) {
-            Py_DECREF(parts);
-            return 0;
-        }
-        ok = 1;
-        for (Py_ssize_t j = 0; ok > 0 && j < PyList_GET_SIZE(parts); j++) {
+        PyObject *parts[MAX_FIELDS];
+        Py_ssize_t nparts = 0;
+        ok = finished_fields(r, record, parts, &nparts, &repeats);
+        if (ok <= 0)
+            return ok;
+        for (Py_ssize_t j = 0; ok > 0 && j < nparts; j++) {
             if (j && OUT_LITERAL(b, ",") < 0)
                 ok = -1;
             else
-                ok = out_ascii_str(b, PyList_GET_ITEM(parts, j));
+                ok = out_ascii_str(b, parts[j]);
         }
-        Py_DECREF(parts);
+        parts_free(parts, nparts);
         if (ok <= 0)
             return ok;
         if (OUT_LITERAL(b, "}") < 0)
