@@ -695,9 +695,10 @@ static PyObject *hex_argument_fragment(PyObject *name, PyObject *value)
 
 /* What the record's call decides, memoised in sites under the items the call is read
  * from (Interpreter._call_site's key), from the Python answer: a borrowed
- * (mask, syscall) tuple -- mask: which of a0..a3 print with the generic hex printer;
- * syscall: the finished fragment of the syscall= field at index 1, or None when it
- * cannot be shared (socketcall/ipc read a0). NULL on error. */
+ * (mask, syscall, by_value) tuple -- mask: which of a0..a3 print with the generic hex
+ * printer; syscall: the finished fragment of the syscall= field at index 1, or None
+ * when it cannot be shared (socketcall/ipc read a0); by_value: which of a0..a3, once
+ * filled, depend on nothing but their value and this call. NULL on error. */
 static PyObject *call_site(PyObject *sites, PyObject *record, PyObject *items, PyObject *ask)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(items);
@@ -718,9 +719,10 @@ static PyObject *call_site(PyObject *sites, PyObject *record, PyObject *items, P
     PyObject *site = PyDict_GetItemWithError(sites, key);
     if (!site && !PyErr_Occurred()) {
         site = PyObject_CallOneArg(ask, record);
-        if (site && (!PyTuple_CheckExact(site) || PyTuple_GET_SIZE(site) != 2 ||
-                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 0)))) {
-            PyErr_SetString(PyExc_TypeError, "call site: expected (int, str | None)");
+        if (site && (!PyTuple_CheckExact(site) || PyTuple_GET_SIZE(site) != 3 ||
+                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 0)) ||
+                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 2)))) {
+            PyErr_SetString(PyExc_TypeError, "call site: expected (int, str | None, int)");
             Py_CLEAR(site);
         }
         if (site) {
@@ -980,7 +982,9 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
                            int *repeats_out)
 {
     PyObject *site = NULL; /* from sites; asked for at most once */
-    long mask = 0;
+    long mask = 0, by_value = 0;
+    Py_ssize_t remember[4]; /* the arguments to keep under the call site once filled */
+    int remembered = 0;
     if (!record_class || Py_TYPE(record) != record_class)
         return 0;
     PyObject *items = record_slot(record, F_ITEMS);
@@ -1050,8 +1054,22 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
                 goto done;
             Py_INCREF(site); /* a clear of sites by a later record must not free it */
             mask = PyLong_AsLong(PyTuple_GET_ITEM(site, 0));
-            if (mask == -1 && PyErr_Occurred())
+            by_value = PyLong_AsLong(PyTuple_GET_ITEM(site, 2));
+            if ((mask == -1 || by_value == -1) && PyErr_Occurred())
                 goto done;
+        }
+        int arg = kind >= KIND_ARG && kind < KIND_ARG + 4 ? (int)(kind - KIND_ARG) : -1;
+        if (arg >= 0 && !((mask >> arg) & 1) && ((by_value >> arg) & 1)) {
+            /* An argument the fill step prints from its value and the call alone: the
+             * front memo keeps it under the call site (the site tuple in the overrides'
+             * place: no overrides dict can share its address while the slot holds it). */
+            front_slot *by_call = front_for(r, item, cache, site);
+            if (by_call->item == item && by_call->cache == cache && by_call->overrides == site) {
+                parts[i] = Py_NewRef(by_call->fragment);
+                continue;
+            }
+            if (keep && remembered < 4)
+                remember[remembered++] = i;
         }
         PyObject *fragment = NULL;
         if (kind == KIND_SYSCALL && i == 1 && PyUnicode_CheckExact(PyTuple_GET_ITEM(site, 1)))
@@ -1091,6 +1109,10 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
         if (!rc)
             goto done;
         Py_DECREF(rc);
+        for (int j = 0; j < remembered; j++) {
+            PyObject *item = PyTuple_GET_ITEM(items, remember[j]);
+            front_put(front_for(r, item, cache, site), item, cache, site, parts[remember[j]]);
+        }
     }
     if (repeats) { /* the first of a repeated name wins, as in Interpreter.interpret */
         Py_ssize_t kept = 0;

@@ -358,15 +358,20 @@ class Interpreter:
         call_site = self._call_site
         multiplexed = tuple(f'{_json_string("syscall")}:"{name}' for name in _MULTIPLEXERS)
 
-        def site_of(record: RecordView) -> tuple[int, str | None]:
+        def site_of(record: RecordView) -> tuple[int, str | None, int]:
             # What the record's call decides (the core memoises it per call site):
-            # which of a0..a3 print as 0x<value>, and the finished syscall= field at
-            # index 1 unless socketcall/ipc make it read a0 too.
+            # which of a0..a3 print as 0x<value>; the finished syscall= field at index 1
+            # unless socketcall/ipc make it read a0 too; and which of a0..a3 the core may
+            # remember under the call site once filled (their printer reads nothing but
+            # the value: what _fill memoises under the printer).
             syscall_name = call_site(record)[2]
-            mask = 0
+            mask = by_value = 0
             for index in range(4):
-                if _printers.argument_printer(index, syscall_name) is _printers.print_hex_argument:
+                argument = _printers.argument_printer(index, syscall_name)
+                if argument is _printers.print_hex_argument:
                     mask |= 1 << index
+                elif argument not in _printers.ARGUMENT_DEPENDENT:
+                    by_value |= 1 << index
             items = record.items
             fragment: str | None = None
             if len(items) > 1 and items[1][0] == "syscall":
@@ -378,7 +383,7 @@ class Interpreter:
                     text = finished[1]
                     if text is not None and not text.startswith(multiplexed):
                         fragment = text
-            return mask, fragment
+            return mask, fragment, by_value
 
         def fill_json(record: RecordView, finished: list[str | None], cache: Any) -> None:
             fill(record, finished, cache, memos)
