@@ -766,6 +766,8 @@ typedef struct {
     long execve_type, proctitle_type, sockaddr_type;
     override_slot slots[OVERRIDE_SLOTS];
     struct front_slot *front; /* FRONT_SLOTS of them (see front_for) */
+    char *spare;              /* many_events' last buffer, kept for the next call */
+    size_t spare_cap;
 } Renderer;
 
 /* The renderer's front memo: a field's finished fragment under the identity of its
@@ -851,6 +853,7 @@ static void Renderer_dealloc(Renderer *r)
     PyObject_GC_UnTrack(r);
     Renderer_clear(r);
     PyMem_Free(r->front);
+    PyMem_Free(r->spare);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
@@ -1453,22 +1456,50 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
         return 0;
     long long whole = (long long)ms;
     time_t seconds = (time_t)(whole / 1000);
-    struct tm tm;
-    if (!gmtime_r(&seconds, &tm) || tm.tm_year + 1900 < 1000)
-        return 0;
-    char head[96];
-    int k = snprintf(head, sizeof(head), "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"sequence\":",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(whole % 1000));
-    if (k <= 0 || (size_t)k >= sizeof(head) || out_put(b, head, (size_t)k) < 0)
-        return -1;
+    /* Events come in runs from the same second: its text is kept (the GIL guards it). */
+    static time_t last_second = -1;
+    static char second_text[20]; /* YYYY-MM-DDTHH:MM:SS */
+    if (seconds != last_second) {
+        struct tm tm;
+        if (!gmtime_r(&seconds, &tm) || tm.tm_year + 1900 < 1000)
+            return 0;
+        char text[64];
+        int k = snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        if (k != 19)
+            return 0; /* a year past 9999 cannot be reached below the bound above */
+        memcpy(second_text, text, 19);
+        last_second = seconds;
+    }
     unsigned long long serial = PyLong_AsUnsignedLongLong(sequence);
     if (serial == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
         return 0; /* negative or huge: str(int) in the reference */
     }
-    k = snprintf(head, sizeof(head), "%llu,\"node\":", serial);
-    if (out_put(b, head, (size_t)k) < 0)
+    char head[96];
+    size_t k = 0;
+    memcpy(head, "{\"timestamp\":\"", 14);
+    k = 14;
+    memcpy(head + k, second_text, 19);
+    k += 19;
+    int millis = (int)(whole % 1000);
+    head[k++] = '.';
+    head[k++] = (char)('0' + millis / 100);
+    head[k++] = (char)('0' + millis / 10 % 10);
+    head[k++] = (char)('0' + millis % 10);
+    memcpy(head + k, "Z\",\"sequence\":", 14);
+    k += 14;
+    char digits[24];
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + serial % 10);
+        serial /= 10;
+    } while (serial);
+    while (nd)
+        head[k++] = digits[--nd];
+    memcpy(head + k, ",\"node\":", 8);
+    k += 8;
+    if (out_put(b, head, k) < 0)
         return -1;
     int ok = node == Py_None ? (OUT_LITERAL(b, "null") < 0 ? -1 : 1) : out_json_str(b, node);
     if (ok <= 0)
@@ -1629,6 +1660,9 @@ static PyObject *one_event(Renderer *r, PyObject *event, int raw)
     return text;
 }
 
+/* The largest buffer many_events keeps between calls (a batch's text is ~0.1-1 MiB). */
+#define SPARE_MAX (8u << 20)
+
 static PyObject *many_events(Renderer *r, PyObject *events, int raw)
 {
     if (!hooks_set(r, raw))
@@ -1638,6 +1672,11 @@ static PyObject *many_events(Renderer *r, PyObject *events, int raw)
         return NULL;
     outbuf b;
     out_init(&b);
+    if (r->spare) { /* the last call's buffer: its pages are already the process's */
+        b.p = r->spare;
+        b.cap = r->spare_cap;
+        r->spare = NULL; /* taken: a fallback that renders again gets its own */
+    }
     PyObject *result = NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1647,7 +1686,12 @@ static PyObject *many_events(Renderer *r, PyObject *events, int raw)
     }
     result = out_text(&b);
 done:
-    out_free(&b);
+    if (b.p != b.local && b.cap <= SPARE_MAX && !r->spare) {
+        r->spare = b.p;
+        r->spare_cap = b.cap;
+    } else {
+        out_free(&b);
+    }
     Py_DECREF(seq);
     return result;
 }
