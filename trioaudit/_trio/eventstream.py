@@ -226,8 +226,10 @@ class EventFeed:
         return self._parse(msg_type, record_text(payload), reference_parse_kernel_record)
 
     def _wake_timer(self) -> None:
-        """Records arrived: the timer, if it waits with no deadline, has one to compute."""
-        if self.timer_idle:
+        """Records arrived: the timer, if it waits with no deadline, has one to compute --
+        unless every event they began is complete already (the common case: EOE or a
+        single record), which spares a scheduler round per batch."""
+        if self.timer_idle and self.reassembler.next_deadline() is not None:
             self.timer_idle = False
             self.activity.set()
 

@@ -281,11 +281,12 @@ async def _stream(
                 continue
             text = events_text(batch, args.format, raw=args.raw)
             if inline:
+                # No checkpoint here: the socket reader (same thread) must get its turn
+                # after each batch, or under a flood the kernel's backlog fills -- and it
+                # does, because receive_batch starts with the memory channel's receive(),
+                # which yields even when events are queued (and the batch leaves
+                # nothing in the local buffer). One scheduler round per batch fewer.
                 _write(out, text)
-                # The thread hand-off used to be this loop's turn-taking point: the
-                # socket reader (same thread) must still get its turn after each batch,
-                # or under a flood the kernel's backlog fills and it drops.
-                await trio.lowlevel.checkpoint()
             else:
                 # A stalled stdout (a pipe nobody reads) must stall only this
                 # loop, never the reader task: write from a worker thread.
