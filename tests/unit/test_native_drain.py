@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -279,3 +281,31 @@ def test_the_fallback_decoder_is_chosen_without_the_core_reassembler() -> None:
     assert isinstance(make_datagram_decoder(Reassembler(), _Parser()), DatagramDecoder)
     native = make_reassembler()
     assert isinstance(make_datagram_decoder(native, _Parser(), parse_fields=False), DatagramDecoder)
+
+
+# ---- the reader's wake-up timer ------------------------------------------------------
+
+
+def test_the_wake_timer_fires_once_after_its_delay_and_at_once_when_rearmed() -> None:
+    assert _native.core is not None
+    timer = _native.core.WakeTimer()
+    try:
+        assert select.select([timer], [], [], 0)[0] == []  # not armed: never readable
+        started = time.monotonic()
+        timer.arm(0.05)
+        assert select.select([timer], [], [], 5)[0] == [timer]
+        assert time.monotonic() - started >= 0.045
+        timer.clear()
+        assert select.select([timer], [], [], 0.1)[0] == []  # consumed: quiet again
+        timer.arm(30.0)
+        timer.arm(0.0)  # what a request does: fire now, whatever was armed
+        assert select.select([timer], [], [], 1)[0] == [timer]
+        timer.clear()
+        timer.clear()  # nothing to consume: no error
+    finally:
+        timer.close()
+    timer.close()  # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        timer.arm(0.01)
+    with pytest.raises(ValueError, match="closed"):
+        timer.fileno()

@@ -1855,12 +1855,13 @@ PyMODINIT_FUNC PyInit__core(void)
 {
     ta_items_init(&scratch);
     if (PyType_Ready(&RendererType) < 0 || PyType_Ready(&ReassemblerType) < 0 ||
-        PyType_Ready(&DrainType) < 0)
+        PyType_Ready(&DrainType) < 0 || PyType_Ready(&WakeTimerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddObjectRef(m, "Renderer", (PyObject *)&RendererType) < 0 ||
               PyModule_AddObjectRef(m, "Reassembler", (PyObject *)&ReassemblerType) < 0 ||
-              PyModule_AddObjectRef(m, "Drain", (PyObject *)&DrainType) < 0))
+              PyModule_AddObjectRef(m, "Drain", (PyObject *)&DrainType) < 0 ||
+              PyModule_AddObjectRef(m, "WakeTimer", (PyObject *)&WakeTimerType) < 0))
         Py_CLEAR(m);
     return m;
 }

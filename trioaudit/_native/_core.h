@@ -24,10 +24,11 @@ static inline PyObject *event_slot(PyObject *event, int field)
     return *(PyObject **)((char *)event + event_offsets[field]);
 }
 
-/* The reassembler type (reassembly.c) and the socket drain (live.c), added to the
- * module by PyInit__core. */
+/* The reassembler type (reassembly.c), the socket drain and the wake-up timer (live.c),
+ * added to the module by PyInit__core. */
 extern PyTypeObject ReassemblerType;
 extern PyTypeObject DrainType;
+extern PyTypeObject WakeTimerType;
 
 /* Feed one record to a Reassembler at the given clock, appending completed events to
  * the list out (reassembly.c). -1 with an exception set on error. */
