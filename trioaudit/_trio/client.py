@@ -1152,7 +1152,7 @@ async def open_audit_client(
             much latency per record; a request in flight is never held back; under
             load (a read that fills a whole batch) the reader does not wait at all, so
             the kernel side is unaffected (the records wait in our socket buffer). 0
-            (the default) reads at once; ``trioaudit tail`` uses 20 ms.
+            (the default) reads at once; ``trioaudit tail`` uses 50 ms.
 
     Raises:
         AuditDaemonRunning: ``mode="unicast"`` while another live process is

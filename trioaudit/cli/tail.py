@@ -55,11 +55,15 @@ log = logging.getLogger("trioaudit")
 #: flood however fast it renders (at 128, unpaced: 19k records/s delivered, the rest
 #: dropped in our queue; at 2048: 162k/s). Between two steps the reader still runs.
 EVENTS_PER_TURN = 2048
-#: The reader's wake-up delay (open_audit_client): at most 20 ms more latency per
-#: record, for a third less CPU than 5 ms at 100 and 1,000 exec/s (0.53 -> 0.35 and
-#: 1.55 -> 1.12 CPU s in 6 s runs of benchmarks/execcpu.py); a log tail, like auditd's
-#: asynchronous log writes, does not need the record within milliseconds.
-WAKEUP_DELAY = 0.02
+#: The reader's wake-up delay (open_audit_client): at most 50 ms more latency per
+#: record. Each wake-up has a fixed cost (a scheduler round, a C call, a write), so
+#: fewer of them is less CPU at ordinary rates: 20 ms -> 50 ms took 54-56 -> 48-52
+#: ticks per 12,000 execs at 1,000 exec/s, lost 0 (5 ms -> 20 ms had taken a third).
+#: It never holds a full batch (a flood reads on at once) or a reply, and 50 ms of any
+#: rate fits the 32 MiB socket buffer, so the kernel's backlog does not grow. A log
+#: tail, like auditd's asynchronous log writes, does not need a record within
+#: milliseconds.
+WAKEUP_DELAY = 0.05
 
 #: Seconds ``--jobs`` waits for its worker processes to stop on the way out.
 POOL_SHUTDOWN_TIMEOUT = 5.0
