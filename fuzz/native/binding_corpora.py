@@ -1,6 +1,6 @@
 """Drive the CPython binding (_core.parse_line, parse_lines, parse_kernel, split_fields,
 Renderer.fields_json / event_json / events_json and their --raw forms, Reassembler,
-Drain.take / drain) over every real log and the synthetic corpus: what valgrind's
+Drain.take / drain, WakeTimer) over every real log and the synthetic corpus: what valgrind's
 memcheck runs in fuzz/native/run.sh.
 
     PYTHONMALLOC=malloc valgrind --error-exitcode=1 .venv/bin/python fuzz/native/binding_corpora.py
@@ -71,6 +71,13 @@ for data, _ in datagrams[:4000]:
     decoded += len(drain.drain(reader.fileno(), 16, 99.0)[0])
 reader.close()
 writer.close()
+# The reader's wake-up timer: armed, fired, cleared, re-armed at once, closed twice.
+timer = core.WakeTimer()
+for delay in (0.001, 0.0, -1.0, float("nan")):
+    timer.arm(delay)
+    timer.clear()
+timer.close()
+timer.close()
 print(
     f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split, "
     f"{rendered} characters of fields JSON, {events} events reassembled, "
