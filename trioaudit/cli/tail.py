@@ -86,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_source_options(parser)
     add_output_options(parser)
     parallel.add_jobs_option(
-        parser, "this process then only reads and groups records; for hosts with cores to spare"
+        parser, "this process then only reads and groups records"
     )
     parser.add_argument(
         "-q",
