@@ -85,9 +85,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_source_options(parser)
     add_output_options(parser)
-    parallel.add_jobs_option(
-        parser, "this process then only reads and groups records"
-    )
+    parallel.add_jobs_option(parser, "this process then only reads and groups records")
     parser.add_argument(
         "-q",
         "--quiet",
