@@ -289,6 +289,30 @@ def test_interpreters_the_core_does_not_serve_take_the_reference_path() -> None:
     assert Interpreter(escape=False).native_renderer is None
 
 
+@needs_core
+@pytest.mark.parametrize(
+    "items",
+    [((1, 2), (3, 4)), (("uid", 0),), ((b"uid", "0"),), (("uid",),), ("uid=0",), (("a", "b", "c"),)],
+)
+def test_records_built_by_hand_with_odd_items_are_declined_not_misread(items: Any) -> None:
+    # The renderer reads the parser's (str, str) pairs unchecked; a library user's record
+    # with other items must reach the reference (which says what is wrong its own way),
+    # never be read as if its items were str.
+    record = AuditRecord(1300, "SYSCALL", 1.0, 1, None, "x", items=items)
+    renderer = default_interpreter().native_renderer
+    assert renderer is not None
+    assert renderer.fields_json(record) is None
+    event = AuditEvent(1, 1.0, None, (record,))
+    for raw in (False, True):
+        outcomes = []
+        for render in (reference_event_json, event_json):
+            try:
+                outcomes.append(render(event, raw))
+            except Exception as exc:  # noqa: BLE001 -- the same failure on both paths
+                outcomes.append(type(exc).__name__)
+        assert outcomes[0] == outcomes[1]
+
+
 # ---- event_json: whole events rendered in C -------------------------------------------
 
 

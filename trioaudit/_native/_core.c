@@ -209,7 +209,56 @@ static void set_slot(PyObject *obj, int field, PyObject *value) /* steals value 
     Py_XDECREF(old);
 }
 
-static PyObject *make_record(long number, PyObject *name, double timestamp, PyObject *sequence,
+/* The type numbers of records as int objects, made once (they are not small ints). */
+#define TYPE_INTS 4096
+static PyObject *type_ints[TYPE_INTS];
+
+static PyObject *type_int(long number)
+{
+    if (number < 0 || number >= TYPE_INTS)
+        return PyLong_FromLong(number);
+    if (!type_ints[number])
+        type_ints[number] = PyLong_FromLong(number);
+    return Py_XNewRef(type_ints[number]);
+}
+
+/* The records of one event arrive together and share their stamp: the last record's
+ * timestamp and serial objects are given to the next record with the same ones (both
+ * immutable) rather than made again. */
+static struct {
+    long long sec;
+    long ms;
+    PyObject *timestamp;
+    unsigned long long serial;
+    PyObject *sequence;
+} last_stamp = {-1, 0, NULL, 0, NULL};
+
+static PyObject *timestamp_of(long long sec, long ms)
+{
+    if (last_stamp.timestamp && last_stamp.sec == sec && last_stamp.ms == ms)
+        return Py_NewRef(last_stamp.timestamp);
+    PyObject *stamp = PyFloat_FromDouble((double)sec + (double)ms / 1000.0);
+    if (stamp) {
+        Py_XSETREF(last_stamp.timestamp, Py_NewRef(stamp));
+        last_stamp.sec = sec;
+        last_stamp.ms = ms;
+    }
+    return stamp;
+}
+
+static PyObject *sequence_of(unsigned long long serial)
+{
+    if (last_stamp.sequence && last_stamp.serial == serial)
+        return Py_NewRef(last_stamp.sequence);
+    PyObject *sequence = PyLong_FromUnsignedLongLong(serial);
+    if (sequence) {
+        Py_XSETREF(last_stamp.sequence, Py_NewRef(sequence));
+        last_stamp.serial = serial;
+    }
+    return sequence;
+}
+
+static PyObject *make_record(long number, PyObject *name, PyObject *stamp, PyObject *sequence,
                              PyObject *node, PyObject *raw, PyObject *items, PyObject *enriched)
 {
     PyObject *cache = PyDict_New();
@@ -220,11 +269,8 @@ static PyObject *make_record(long number, PyObject *name, double timestamp, PyOb
         Py_DECREF(cache);
         return NULL;
     }
-    PyObject *type = PyLong_FromLong(number);
-    PyObject *stamp = PyFloat_FromDouble(timestamp);
-    if (!type || !stamp) {
-        Py_XDECREF(type);
-        Py_XDECREF(stamp);
+    PyObject *type = type_int(number);
+    if (!type) {
         Py_DECREF(cache);
         Py_DECREF(obj);
         return NULL;
@@ -232,6 +278,7 @@ static PyObject *make_record(long number, PyObject *name, double timestamp, PyOb
     set_slot(obj, F_TYPE, type);
     Py_INCREF(name);
     set_slot(obj, F_TYPE_NAME, name);
+    Py_INCREF(stamp);
     set_slot(obj, F_TIMESTAMP, stamp);
     Py_INCREF(sequence);
     set_slot(obj, F_SEQUENCE, sequence);
@@ -365,7 +412,7 @@ static PyObject *build_record(const char *s, size_t n, const ta_header *hp, PyOb
         unsigned long long serial = 0; /* below 10**19 < 2**64: no overflow */
         for (size_t i = 0; i < h.serial.len; i++)
             serial = serial * 10 + (unsigned long long)(s[h.serial.start + i] - '0');
-        sequence = PyLong_FromUnsignedLongLong(serial);
+        sequence = sequence_of(serial);
     } else {
         char digits[24];
         memcpy(digits, s + h.serial.start, h.serial.len);
@@ -376,8 +423,9 @@ static PyObject *build_record(const char *s, size_t n, const ta_header *hp, PyOb
                      : h.has_node ? short_str(s + h.node.start, h.node.len)
                                   : Py_NewRef(Py_None);
     PyObject *raw = raw_text ? Py_NewRef(raw_text) : decode(s, n);
+    PyObject *stamp = timestamp_of(sec, ms);
     PyObject *items = NULL, *enriched = NULL, *record = NULL;
-    if (!sequence || !node || !raw)
+    if (!sequence || !node || !raw || !stamp)
         goto done;
 
     const char *rest = s + h.end;
@@ -404,10 +452,10 @@ static PyObject *build_record(const char *s, size_t n, const ta_header *hp, PyOb
     }
     if (!items)
         goto done;
-    record = make_record(number, name, (double)sec + (double)ms / 1000.0, sequence, node, raw,
-                         items, enriched);
+    record = make_record(number, name, stamp, sequence, node, raw, items, enriched);
 done:
     Py_DECREF(name);
+    Py_XDECREF(stamp);
     Py_XDECREF(sequence);
     Py_XDECREF(node);
     Py_XDECREF(raw);
@@ -621,29 +669,44 @@ static int out_json_str(outbuf *b, PyObject *text)
 
 /* A VERBATIM value's JSON literal (1), or 0 when it is not ASCII or holds a control
  * character: the reference escapes those as \ooo first, so it renders them. */
+static int out_json_plain_bytes(outbuf *b, const unsigned char *p, size_t k);
+
 static int out_json_plain(outbuf *b, PyObject *text)
 {
     if (!PyUnicode_IS_ASCII(text))
         return 0;
-    const unsigned char *p = PyUnicode_1BYTE_DATA(text);
-    size_t k = (size_t)PyUnicode_GET_LENGTH(text);
+    return out_json_plain_bytes(b, PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text));
+}
+
+/* The same for ASCII bytes: 1, or 0 to decline (a control character, or not ASCII). */
+static int out_json_plain_bytes(outbuf *b, const unsigned char *p, size_t k)
+{
     for (size_t i = 0; i < k; i++)
-        if (p[i] < 0x20)
+        if (p[i] < 0x20 || p[i] > 0x7f)
             return 0;
     return out_json_bytes(b, p, k) < 0 ? -1 : 1;
 }
 
-/* The fragment "name":"value" of a VERBATIM field, or NULL with no error to decline. */
-static PyObject *verbatim_fragment(PyObject *name, PyObject *value)
+/* The fragment "name":"<value bytes>" (value as out_json_plain_bytes takes it), or NULL
+ * with no error to decline. */
+static PyObject *plain_fragment(PyObject *name, const unsigned char *value, size_t k)
 {
     outbuf b;
     out_init(&b);
     int ok = out_json_plain(&b, name);
     if (ok > 0)
-        ok = OUT_LITERAL(&b, ":") < 0 ? -1 : out_json_plain(&b, value);
+        ok = OUT_LITERAL(&b, ":") < 0 ? -1 : out_json_plain_bytes(&b, value, k);
     PyObject *out = ok > 0 ? PyUnicode_DecodeASCII(b.p, (Py_ssize_t)b.len, NULL) : NULL;
     out_free(&b);
     return out;
+}
+
+/* The fragment "name":"value" of a VERBATIM field, or NULL with no error to decline. */
+static PyObject *verbatim_fragment(PyObject *name, PyObject *value)
+{
+    if (!PyUnicode_IS_ASCII(value))
+        return NULL;
+    return plain_fragment(name, PyUnicode_1BYTE_DATA(value), (size_t)PyUnicode_GET_LENGTH(value));
 }
 
 /* How fields of this name in records of this type print (memoised in
@@ -685,60 +748,19 @@ static PyObject *hex_argument_fragment(PyObject *name, PyObject *value)
 {
     if (!PyUnicode_IS_ASCII(value))
         return NULL;
-    PyObject *text = PyUnicode_FromFormat("0x%U", value);
+    size_t k = (size_t)PyUnicode_GET_LENGTH(value);
+    unsigned char local[128];
+    unsigned char *text = k + 2 <= sizeof(local) ? local : PyMem_Malloc(k + 2);
     if (!text)
-        return NULL;
-    PyObject *fragment = verbatim_fragment(name, text);
-    Py_DECREF(text);
+        return PyErr_NoMemory();
+    text[0] = '0';
+    text[1] = 'x';
+    memcpy(text + 2, PyUnicode_1BYTE_DATA(value), k);
+    PyObject *fragment = plain_fragment(name, text, k + 2);
+    if (text != local)
+        PyMem_Free(text);
     return fragment;
 }
-
-/* What the record's call decides, memoised in sites under the items the call is read
- * from (Interpreter._call_site's key), from the Python answer: a borrowed
- * (mask, syscall, by_value) tuple -- mask: which of a0..a3 print with the generic hex
- * printer; syscall: the finished fragment of the syscall= field at index 1, or None
- * when it cannot be shared (socketcall/ipc read a0); by_value: which of a0..a3, once
- * filled, depend on nothing but their value and this call. NULL on error. */
-static PyObject *call_site(PyObject *sites, PyObject *record, PyObject *items, PyObject *ask)
-{
-    Py_ssize_t n = PyTuple_GET_SIZE(items);
-    PyObject *parts[4];
-    for (int i = 0; i < 4; i++)
-        parts[i] = Py_None;
-    if (n > 0)
-        parts[0] = PyTuple_GET_ITEM(items, 0);
-    if (n > 1)
-        parts[1] = PyTuple_GET_ITEM(items, 1);
-    if (n > 9 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, 9), 0), "arch") == 0)
-        parts[2] = PyTuple_GET_ITEM(items, 9);
-    if (n > 10 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, 10), 0), "syscall") == 0)
-        parts[3] = PyTuple_GET_ITEM(items, 10);
-    PyObject *key = PyTuple_Pack(4, parts[0], parts[1], parts[2], parts[3]);
-    if (!key)
-        return NULL;
-    PyObject *site = PyDict_GetItemWithError(sites, key);
-    if (!site && !PyErr_Occurred()) {
-        site = PyObject_CallOneArg(ask, record);
-        if (site && (!PyTuple_CheckExact(site) || PyTuple_GET_SIZE(site) != 3 ||
-                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 0)) ||
-                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 2)))) {
-            PyErr_SetString(PyExc_TypeError, "call site: expected (int, str | None, int)");
-            Py_CLEAR(site);
-        }
-        if (site) {
-            if (PyDict_GET_SIZE(sites) >= 4096)
-                PyDict_Clear(sites);
-            int stored = PyDict_SetItem(sites, key, site);
-            Py_DECREF(site); /* the dict holds it now */
-            if (stored < 0)
-                site = NULL;
-        }
-    }
-    Py_DECREF(key);
-    return site;
-}
-
-
 
 /* ---- the renderer: Interpreter.fields_json and formats.event_json in C ------------ */
 
@@ -766,6 +788,9 @@ typedef struct {
     long execve_type, proctitle_type, sockaddr_type;
     override_slot slots[OVERRIDE_SLOTS];
     struct front_slot *front; /* FRONT_SLOTS of them (see front_for) */
+    struct kind_slot *kind_memo; /* KIND_SLOTS (see kind_of) */
+    struct site_slot *site_memo; /* SITE_SLOTS (see call_site) */
+    struct argv_slot *argv_memo; /* ARGV_SLOTS (see out_proctitle_argv) */
     char *spare;              /* many_events' last buffer, kept for the next call */
     size_t spare_cap;
 } Renderer;
@@ -799,6 +824,105 @@ static void front_put(front_slot *slot, PyObject *item, PyObject *cache, PyObjec
     Py_XSETREF(slot->fragment, Py_NewRef(fragment));
 }
 
+/* The renderer's memo of Interpreter._native_kind (a function of the record type and
+ * the field name alone) under the identity of the name, which the parser's caches
+ * repeat: one pointer compare instead of two dict probes per field the front memo
+ * misses. Direct-mapped; the slot holds the name. */
+#define KIND_SLOTS (1 << 12)
+typedef struct kind_slot {
+    PyObject *name;
+    long rtype, kind;
+} kind_slot;
+
+static long kind_of(Renderer *r, PyObject *rtype_obj, long rtype, PyObject *name)
+{
+    uint64_t h = (uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15ULL;
+    h ^= (uint64_t)rtype * 0xC2B2AE3D27D4EB4FULL;
+    kind_slot *slot = &r->kind_memo[(h >> 40) & (KIND_SLOTS - 1)];
+    if (slot->name == name && slot->rtype == rtype)
+        return slot->kind;
+    long kind = field_kind(r->kinds, rtype_obj, name, r->ask_kind);
+    if (kind >= 0) {
+        Py_XSETREF(slot->name, Py_NewRef(name));
+        slot->rtype = rtype;
+        slot->kind = kind;
+    }
+    return kind;
+}
+
+#define ARGV_SLOTS (1 << 8)
+#define ARGV_MAX_KEY 8192
+typedef struct argv_slot {
+    PyObject *value, *text; /* an ASCII proctitle value, and the bytes of its argv text */
+} argv_slot;
+
+#define SITE_SLOTS (1 << 10)
+typedef struct site_slot {
+    PyObject *parts[4], *site;
+    long rtype;
+} site_slot;
+
+/* What the record's call decides, memoised in sites under the items the call is read
+ * from (Interpreter._call_site's key), from the Python answer: a borrowed
+ * (mask, syscall, by_value) tuple -- mask: which of a0..a3 print with the generic hex
+ * printer; syscall: the finished fragment of the syscall= field at index 1, or None
+ * when it cannot be shared (socketcall/ipc read a0); by_value: which of a0..a3, once
+ * filled, depend on nothing but their value and this call. NULL on error. */
+static PyObject *call_site(Renderer *r, PyObject *record, PyObject *items, long rtype)
+{
+    PyObject *sites = r->sites, *ask = r->ask_site;
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    PyObject *parts[4];
+    for (int i = 0; i < 4; i++)
+        parts[i] = Py_None;
+    if (n > 0)
+        parts[0] = PyTuple_GET_ITEM(items, 0);
+    if (n > 1)
+        parts[1] = PyTuple_GET_ITEM(items, 1);
+    if (n > 9 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, 9), 0), "arch") == 0)
+        parts[2] = PyTuple_GET_ITEM(items, 9);
+    if (n > 10 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, 10), 0), "syscall") == 0)
+        parts[3] = PyTuple_GET_ITEM(items, 10);
+    uint64_t h = (uint64_t)rtype * 0xC2B2AE3D27D4EB4FULL;
+    for (int i = 0; i < 4; i++)
+        h = (h ^ (uint64_t)(uintptr_t)parts[i]) * 0x9E3779B97F4A7C15ULL;
+    site_slot *slot = &r->site_memo[(h >> 40) & (SITE_SLOTS - 1)];
+    if (slot->site && slot->rtype == rtype && slot->parts[0] == parts[0] &&
+        slot->parts[1] == parts[1] && slot->parts[2] == parts[2] && slot->parts[3] == parts[3])
+        return slot->site;
+    PyObject *key = PyTuple_Pack(4, parts[0], parts[1], parts[2], parts[3]);
+    if (!key)
+        return NULL;
+    PyObject *site = PyDict_GetItemWithError(sites, key);
+    if (!site && !PyErr_Occurred()) {
+        site = PyObject_CallOneArg(ask, record);
+        if (site && (!PyTuple_CheckExact(site) || PyTuple_GET_SIZE(site) != 3 ||
+                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 0)) ||
+                     !PyLong_CheckExact(PyTuple_GET_ITEM(site, 2)))) {
+            PyErr_SetString(PyExc_TypeError, "call site: expected (int, str | None, int)");
+            Py_CLEAR(site);
+        }
+        if (site) {
+            if (PyDict_GET_SIZE(sites) >= 4096)
+                PyDict_Clear(sites);
+            int stored = PyDict_SetItem(sites, key, site);
+            Py_DECREF(site); /* the dict holds it now */
+            if (stored < 0)
+                site = NULL;
+        }
+    }
+    Py_DECREF(key);
+    if (site) { /* borrowed from sites: the slot keeps it (sites may be cleared) */
+        for (int i = 0; i < 4; i++)
+            Py_XSETREF(slot->parts[i], Py_NewRef(parts[i]));
+        Py_XSETREF(slot->site, Py_NewRef(site));
+        slot->rtype = rtype;
+    }
+    return site;
+}
+
+
+
 static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
 {
     Py_VISIT(r->by_type);
@@ -818,7 +942,9 @@ static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
     }
     /* Not the front memo's slots: str fragments, untracked pairs of str, and memo dicts
      * of str that the interpreter owns too -- none can lead back here, so leaving them
-     * out hides no cycle, and a full collection does not walk 4 x FRONT_SLOTS of them. */
+     * out hides no cycle, and a full collection does not walk 4 x FRONT_SLOTS of them.
+     * Nor the kind, site and argv memos' (names; pairs, (int, str | None, int) tuples
+     * and bytes). */
     return 0;
 }
 
@@ -839,6 +965,17 @@ static int Renderer_clear(Renderer *r)
         Py_CLEAR(r->slots[i].enriched);
         Py_CLEAR(r->slots[i].done);
     }
+    for (int i = 0; r->kind_memo && i < KIND_SLOTS; i++)
+        Py_CLEAR(r->kind_memo[i].name);
+    for (int i = 0; r->site_memo && i < SITE_SLOTS; i++) {
+        for (int j = 0; j < 4; j++)
+            Py_CLEAR(r->site_memo[i].parts[j]);
+        Py_CLEAR(r->site_memo[i].site);
+    }
+    for (int i = 0; r->argv_memo && i < ARGV_SLOTS; i++) {
+        Py_CLEAR(r->argv_memo[i].value);
+        Py_CLEAR(r->argv_memo[i].text);
+    }
     for (int i = 0; r->front && i < FRONT_SLOTS; i++) {
         Py_CLEAR(r->front[i].item);
         Py_CLEAR(r->front[i].cache);
@@ -853,6 +990,9 @@ static void Renderer_dealloc(Renderer *r)
     PyObject_GC_UnTrack(r);
     Renderer_clear(r);
     PyMem_Free(r->front);
+    PyMem_Free(r->kind_memo);
+    PyMem_Free(r->site_memo);
+    PyMem_Free(r->argv_memo);
     PyMem_Free(r->spare);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
@@ -869,12 +1009,17 @@ static int Renderer_init(Renderer *r, PyObject *args, PyObject *kwds)
                           &ask_kind, &PyDict_Type, &sites, &ask_site, &fill, &overrides))
         return -1;
     Renderer_clear(r);
-    if (!r->front) {
+    if (!r->front)
         r->front = PyMem_Calloc(FRONT_SLOTS, sizeof(front_slot));
-        if (!r->front) {
-            PyErr_NoMemory();
-            return -1;
-        }
+    if (!r->kind_memo)
+        r->kind_memo = PyMem_Calloc(KIND_SLOTS, sizeof(kind_slot));
+    if (!r->site_memo)
+        r->site_memo = PyMem_Calloc(SITE_SLOTS, sizeof(site_slot));
+    if (!r->argv_memo)
+        r->argv_memo = PyMem_Calloc(ARGV_SLOTS, sizeof(argv_slot));
+    if (!r->front || !r->kind_memo || !r->site_memo || !r->argv_memo) {
+        PyErr_NoMemory();
+        return -1;
     }
     r->by_type = Py_NewRef(by_type);
     r->kinds = Py_NewRef(kinds);
@@ -906,7 +1051,22 @@ static int same_name(PyObject *a, PyObject *b)
     return PyUnicode_Compare(a, b) == 0;
 }
 
-/* Whether a field name repeats among the items (2-tuples with a str name, at most 128):
+/* Whether every item is a (str, str) tuple, as the parser makes them: what the renderer
+ * reads of them unchecked. A record built by hand with other items is declined. */
+static int pairs_of_str(PyObject *items)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether a field name repeats among the items (pairs_of_str, at most 128):
  * a small hash set of the names instead of comparing every pair. 1, 0, or -1 on error. */
 static int has_repeats(PyObject *items)
 {
@@ -998,6 +1158,8 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
     long rtype_number = PyLong_AsLong(rtype);
     if (rtype_number == -1 && PyErr_Occurred())
         return -1;
+    if (!pairs_of_str(items))
+        return 0;
     Py_ssize_t n = PyTuple_GET_SIZE(items);
     int repeats = has_repeats(items);
     if (repeats < 0)
@@ -1027,32 +1189,44 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
             parts[i] = Py_NewRef(front->fragment);
             continue;
         }
-        PyObject *found = PyDict_GetItemWithError(cache, item);
-        if (!found && PyErr_Occurred())
-            goto done;
-        if (overrides != Py_None) {
-            PyObject *over = PyDict_GetItemWithError(overrides, PyTuple_GET_ITEM(item, 0));
-            if (!over && PyErr_Occurred())
-                goto done;
-            if (over)
-                found = over;
-        }
+        PyObject *name = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
         /* Only pairs short enough for the parser's cache repeat as the same object. */
-        int keep = PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(item, 0)) +
-                       PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(item, 1)) <
-                   CACHE_MAX_KEY;
+        int keep = PyUnicode_GET_LENGTH(name) + PyUnicode_GET_LENGTH(value) < CACHE_MAX_KEY;
+        PyObject *found = NULL; /* auditd's translation wins over every memo */
+        if (overrides != Py_None) {
+            found = PyDict_GetItemWithError(overrides, name);
+            if (!found && PyErr_Occurred())
+                goto done;
+        }
+        long kind = KIND_OTHER;
+        if (!found) {
+            kind = kind_of(r, rtype, rtype_number, name);
+            if (kind < 0)
+                goto done;
+            if (kind == KIND_VERBATIM) { /* the value alone decides it: no memo to ask */
+                PyObject *fragment = verbatim_fragment(name, value);
+                if (fragment) {
+                    parts[i] = fragment;
+                    if (keep)
+                        front_put(front, item, cache, overrides, fragment);
+                    continue;
+                }
+                if (PyErr_Occurred())
+                    goto done;
+            }
+            found = PyDict_GetItemWithError(cache, item);
+            if (!found && PyErr_Occurred())
+                goto done;
+        }
         if (found) {
             parts[i] = Py_NewRef(found);
             if (keep)
                 front_put(front, item, cache, overrides, found);
             continue;
         }
-        long kind = field_kind(r->kinds, rtype, PyTuple_GET_ITEM(item, 0), r->ask_kind);
-        if (kind < 0)
-            goto done;
         int call = (kind >= KIND_ARG && kind < KIND_ARG + 4) || (kind == KIND_SYSCALL && i == 1);
         if (call && !site) {
-            site = call_site(r->sites, record, items, r->ask_site);
+            site = call_site(r, record, items, rtype_number);
             if (!site)
                 goto done;
             Py_INCREF(site); /* a clear of sites by a later record must not free it */
@@ -1062,29 +1236,31 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
                 goto done;
         }
         int arg = kind >= KIND_ARG && kind < KIND_ARG + 4 ? (int)(kind - KIND_ARG) : -1;
-        if (arg >= 0 && !((mask >> arg) & 1) && ((by_value >> arg) & 1)) {
-            /* An argument the fill step prints from its value and the call alone: the
-             * front memo keeps it under the call site (the site tuple in the overrides'
-             * place: no overrides dict can share its address while the slot holds it). */
-            front_slot *by_call = front_for(r, item, cache, site);
+        int hex = arg >= 0 && ((mask >> arg) & 1);
+        front_slot *by_call = NULL;
+        if (arg >= 0 && (hex || ((by_value >> arg) & 1))) {
+            /* An argument printed from its value and the call alone (by the generic hex
+             * printer, or by the fill step): the front memo keeps it under the call site
+             * (the site tuple in the overrides' place: no overrides dict can share its
+             * address while the slot holds it). */
+            by_call = front_for(r, item, cache, site);
             if (by_call->item == item && by_call->cache == cache && by_call->overrides == site) {
                 parts[i] = Py_NewRef(by_call->fragment);
                 continue;
             }
-            if (keep && remembered < 4)
+            if (!hex && keep && remembered < 4)
                 remember[remembered++] = i;
         }
         PyObject *fragment = NULL;
         if (kind == KIND_SYSCALL && i == 1 && PyUnicode_CheckExact(PyTuple_GET_ITEM(site, 1)))
             fragment = Py_NewRef(PyTuple_GET_ITEM(site, 1));
-        else if (kind == KIND_VERBATIM)
-            fragment = verbatim_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
-        else if (kind >= KIND_ARG && kind < KIND_ARG + 4 && (mask >> (kind - KIND_ARG)) & 1)
-            fragment = hex_argument_fragment(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+        else if (hex) {
+            fragment = hex_argument_fragment(name, value);
+            if (fragment && keep)
+                front_put(by_call, item, cache, site, fragment);
+        }
         if (!fragment && PyErr_Occurred())
             goto done;
-        if (fragment && kind == KIND_VERBATIM && keep) /* the value alone decides it */
-            front_put(front, item, cache, overrides, fragment);
         parts[i] = fragment ? fragment : Py_NewRef(Py_None);
         missing |= fragment == NULL;
     }
@@ -1206,9 +1382,11 @@ static int decode_escaped(PyObject *value, decoded *d)
     return rc == TA_OK;
 }
 
+static int proctitle_argv_text(outbuf *b, PyObject *value);
+
 /* ',"argv":[...]' of a PROCTITLE record, as AuditRecord.argv (proctitle_argv) gives it:
  * 1 appended, 2 no argv (no proctitle field), 0 to decline, -1 on error. */
-static int out_proctitle_argv(outbuf *b, PyObject *items)
+static int out_proctitle_argv(Renderer *r, outbuf *b, PyObject *items)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(items);
     PyObject *value = NULL;
@@ -1219,6 +1397,39 @@ static int out_proctitle_argv(outbuf *b, PyObject *items)
     }
     if (!value)
         return 2;
+    /* Command lines repeat: the argv text is kept under the proctitle value's text
+     * (compared whole), which costs less than decoding it again. */
+    argv_slot *slot = NULL;
+    const char *v = NULL;
+    size_t vk = 0;
+    if (PyUnicode_IS_ASCII(value) && PyUnicode_GET_LENGTH(value) <= ARGV_MAX_KEY) {
+        v = (const char *)PyUnicode_1BYTE_DATA(value);
+        vk = (size_t)PyUnicode_GET_LENGTH(value);
+        uint64_t high = 0;
+        slot = &r->argv_memo[hash_slot(hash_more(0x9E3779B97F4A7C15ULL ^ vk, v, vk, &high)) &
+                             (ARGV_SLOTS - 1)];
+        if (slot->value && PyUnicode_GET_LENGTH(slot->value) == (Py_ssize_t)vk &&
+            memcmp(PyUnicode_1BYTE_DATA(slot->value), v, vk) == 0)
+            return out_put(b, PyBytes_AS_STRING(slot->text),
+                           (size_t)PyBytes_GET_SIZE(slot->text)) < 0
+                       ? -1
+                       : 1;
+    }
+    size_t mark = b->len;
+    int ok = proctitle_argv_text(b, value);
+    if (ok == 1 && slot) {
+        PyObject *text = PyBytes_FromStringAndSize(b->p + mark, (Py_ssize_t)(b->len - mark));
+        if (!text)
+            return -1;
+        Py_XSETREF(slot->value, Py_NewRef(value));
+        Py_XSETREF(slot->text, text);
+    }
+    return ok;
+}
+
+/* ',"argv":[...]' of a proctitle value into b: 1, 0 to decline, -1 on error. */
+static int proctitle_argv_text(outbuf *b, PyObject *value)
+{
     decoded d;
     int ok = decode_escaped(value, &d);
     if (ok <= 0)
@@ -1348,10 +1559,6 @@ static int out_record_tail(Renderer *r, outbuf *b, PyObject *record, int repeats
     return ok;
 }
 
-/* Records with more fields than this take the reference's raw fields (its duplicate
- * check is a set; here it is pairwise). */
-#define RAW_MAX_ITEMS 64
-
 /* --raw: a record's "fields" object into b, from the reference's memo of fragments
  * (formats._RAW_FRAGMENTS, keyed by type then by the (name, value) pair) when every
  * fragment is there and no name repeats; else the reference's _raw_fields_json, which
@@ -1364,7 +1571,12 @@ static int out_raw_fields(Renderer *r, outbuf *b, PyObject *record, int *repeats
     Py_ssize_t n = PyTuple_GET_SIZE(items);
     size_t mark = b->len;
     PyObject *cache = NULL;
-    if (n <= RAW_MAX_ITEMS && PyDict_CheckExact(r->raw_fragments)) {
+    if (n <= MAX_FIELDS && PyDict_CheckExact(r->raw_fragments) && pairs_of_str(items)) {
+        int repeated = has_repeats(items);
+        if (repeated < 0)
+            return -1;
+        if (repeated) /* the reference joins a repeated name's values */
+            goto reference;
         cache = PyDict_GetItemWithError(r->raw_fragments, record_slot(record, F_TYPE));
         if (!cache && PyErr_Occurred())
             return -1;
@@ -1376,20 +1588,6 @@ static int out_raw_fields(Renderer *r, outbuf *b, PyObject *record, int *repeats
         return -1;
     for (Py_ssize_t i = 0; hit && i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(items, i);
-        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
-            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0))) {
-            hit = 0;
-            break;
-        }
-        PyObject *name = PyTuple_GET_ITEM(item, 0);
-        for (Py_ssize_t j = 0; hit && j < i; j++) {
-            int same = same_name(name, PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, j), 0));
-            if (same < 0)
-                return -1;
-            hit = !same; /* a repeated name: the reference joins them */
-        }
-        if (!hit)
-            break;
         PyObject *fragment = PyDict_GetItemWithError(cache, item);
         if (!fragment) {
             if (PyErr_Occurred())
@@ -1408,6 +1606,7 @@ static int out_raw_fields(Renderer *r, outbuf *b, PyObject *record, int *repeats
         *repeats = 0;
         return OUT_LITERAL(b, "}") < 0 ? -1 : 1;
     }
+reference:
     b->len = mark;
     PyObject *done = PyObject_CallOneArg(r->raw_fields, record);
     if (!done)
@@ -1554,7 +1753,7 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
         long rtype = PyLong_AsLong(record_slot(record, F_TYPE));
         int message = has_message(raw_text);
         if (rtype == r->proctitle_type && !repeats && !message) {
-            ok = out_proctitle_argv(b, record_slot(record, F_ITEMS));
+            ok = out_proctitle_argv(r, b, record_slot(record, F_ITEMS));
             if (ok <= 0)
                 return ok;
         } else if (rtype == r->execve_type && !repeats && !message) {

@@ -475,6 +475,7 @@ static PyObject *make_event(const stamp *key, PyObject *records, int eoe)
     PyObject *tuple = PyList_AsTuple(records);
     if (!tuple)
         return NULL;
+    PyObject_GC_UnTrack(tuple); /* of records, which are acyclic (see make_record) */
     PyObject *event = event_class->tp_alloc(event_class, 0);
     if (!event) {
         Py_DECREF(tuple);
