@@ -29,7 +29,13 @@ from tests.peer.logs import ALL as LOGS
 from tests.support.synthetic import synthetic_lines
 from trioaudit import _native
 from trioaudit._output import formats
-from trioaudit._output.formats import _record_tail, event_json, events_text, reference_event_json
+from trioaudit._output.formats import (
+    _record_tail,
+    event_json,
+    events_text,
+    reference_event_json,
+    reference_record_lines,
+)
 from trioaudit._records.interpret import Interpreter, default_interpreter
 from trioaudit._records.logread import LogParser
 from trioaudit._records.model import AuditEvent, AuditRecord
@@ -327,6 +333,8 @@ def _check_events(events: list[AuditEvent]) -> None:
         expected = [reference_event_json(event, raw) for event in events]
         assert [event_json(event, raw) for event in events] == expected
         assert events_text(events, raw=raw) == "".join(text + "\n" for text in expected)
+        lines = "".join(reference_record_lines(event, raw) + "\n" for event in events)
+        assert events_text(events, "records", raw=raw) == lines
 
 
 @needs_core
@@ -398,6 +406,38 @@ def test_raw_events_are_rendered_in_c_from_the_memo() -> None:
     )
     assert '"name":"/tmp/\\u007f"' in text and '"proctitle":"sh\\u0000a b"' in text
     assert '"argv"' not in text  # raw: no interpreted extras
+
+
+@needs_core
+@pytest.mark.parametrize("raw", [False, True], ids=["interpreted", "raw"])
+def test_the_records_format_is_rendered_in_c(raw: bool) -> None:
+    events = _events_of(
+        [
+            b"type=SYSCALL msg=audit(1700000000.123:46): arch=c000003e syscall=59 success=yes "
+            b'exit=0 a0=55 a1=56 a2=57 a3=0 items=1 ppid=1 pid=2 auid=0 uid=0 comm="sh" '
+            b'exe="/bin/sh" key="exec"',
+            b"type=PATH msg=audit(1700000000.123:46): item=0 name=2F746D702F7F inode=5",
+            b"node=web1 type=CWD msg=audit(1700000000.124:47): cwd=\"/\"",
+        ]
+    )
+    renderer = default_interpreter().native_renderer
+    assert renderer is not None
+    expected = "".join(reference_record_lines(event, raw) + "\n" for event in events)
+    assert events_text(events, "records", raw=raw) == expected  # hooks set, memos filled
+    asked: list[AuditEvent] = []
+
+    def fallback(event: AuditEvent, raw: bool = False) -> str:
+        asked.append(event)
+        return reference_record_lines(event, raw)
+
+    renderer.set_records_hook(fallback)
+    try:
+        text: str = renderer.records_text(events, raw)
+    finally:
+        formats._renderer_of[:] = [None, None]  # formats sets its hooks again on next use
+    assert asked == []
+    assert text == expected
+    assert text.count("\n") == 3 and '"node":"web1"' in text
 
 
 @needs_core

@@ -782,6 +782,7 @@ typedef struct {
     /* formats.event_json's hooks (None until set_event_hooks) */
     PyObject *record_tail; /* callable(record, repeats) -> str: what follows "fields" */
     PyObject *fallback;    /* callable(event, raw) -> str: the reference event_json */
+    PyObject *records_fallback; /* callable(event, raw) -> str: its records-format lines */
     /* --raw (None until set_raw_hooks): formats._raw_fields_json and its memo */
     PyObject *raw_fields;    /* callable(record) -> (json, repeats) */
     PyObject *raw_fragments; /* dict: type -> {(name, value): fragment} */
@@ -934,6 +935,7 @@ static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
     Py_VISIT(r->overrides);
     Py_VISIT(r->record_tail);
     Py_VISIT(r->fallback);
+    Py_VISIT(r->records_fallback);
     Py_VISIT(r->raw_fields);
     Py_VISIT(r->raw_fragments);
     for (int i = 0; i < OVERRIDE_SLOTS; i++) {
@@ -959,6 +961,7 @@ static int Renderer_clear(Renderer *r)
     Py_CLEAR(r->overrides);
     Py_CLEAR(r->record_tail);
     Py_CLEAR(r->fallback);
+    Py_CLEAR(r->records_fallback);
     Py_CLEAR(r->raw_fields);
     Py_CLEAR(r->raw_fragments);
     for (int i = 0; i < OVERRIDE_SLOTS; i++) {
@@ -1030,6 +1033,7 @@ static int Renderer_init(Renderer *r, PyObject *args, PyObject *kwds)
     r->overrides = Py_NewRef(overrides);
     r->record_tail = Py_NewRef(Py_None);
     r->fallback = Py_NewRef(Py_None);
+    r->records_fallback = Py_NewRef(Py_None);
     r->raw_fields = Py_NewRef(Py_None);
     r->raw_fragments = Py_NewRef(Py_None);
     return 0;
@@ -1622,33 +1626,14 @@ reference:
     return ok;
 }
 
-/* One event's JSON line into b (raw: the --raw shape): 1 done, 0 to decline (the
- * reference renders it). */
-static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
+/* '{"timestamp":"<ISO>","sequence":<N>,"node":<node>' -- the head both JSON formats
+ * share (an event's and a record's line, as json_dumps writes their dicts): 1, 0 to
+ * decline (out of the core's range), -1 on error. */
+static int out_head(outbuf *b, PyObject *timestamp, PyObject *sequence, PyObject *node)
 {
-    if (!event_class || Py_TYPE(event) != event_class)
+    if (!timestamp || !sequence || !node || !PyFloat_CheckExact(timestamp) ||
+        !PyLong_CheckExact(sequence))
         return 0;
-    PyObject *records = event_slot(event, E_RECORDS);
-    PyObject *timestamp = event_slot(event, E_TIMESTAMP);
-    PyObject *sequence = event_slot(event, E_SEQUENCE);
-    PyObject *node = event_slot(event, E_NODE);
-    if (!records || !timestamp || !sequence || !node || !PyTuple_CheckExact(records) ||
-        !PyFloat_CheckExact(timestamp) || !PyLong_CheckExact(sequence))
-        return 0;
-    Py_ssize_t count = PyTuple_GET_SIZE(records);
-    int execs = 0;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *record = PyTuple_GET_ITEM(records, i);
-        if (Py_TYPE(record) != record_class)
-            return 0;
-        PyObject *type = record_slot(record, F_TYPE);
-        if (!type || !PyLong_CheckExact(type))
-            return 0;
-        execs += PyLong_AsLong(type) == r->execve_type;
-    }
-    if (execs > 1 && !raw)
-        return 0; /* an argv spread over several EXECVE records: the reference merges it */
-
     /* format_timestamp: round(timestamp * 1000) (half to even, as nearbyint) in UTC */
     double ms = nearbyint(PyFloat_AS_DOUBLE(timestamp) * 1000.0);
     if (!(ms >= 0.0 && ms < 253402300800000.0))
@@ -1700,7 +1685,37 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
     k += 8;
     if (out_put(b, head, k) < 0)
         return -1;
-    int ok = node == Py_None ? (OUT_LITERAL(b, "null") < 0 ? -1 : 1) : out_json_str(b, node);
+    return node == Py_None ? (OUT_LITERAL(b, "null") < 0 ? -1 : 1) : out_json_str(b, node);
+}
+
+/* One event's JSON line into b (raw: the --raw shape): 1 done, 0 to decline (the
+ * reference renders it). */
+static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
+{
+    if (!event_class || Py_TYPE(event) != event_class)
+        return 0;
+    PyObject *records = event_slot(event, E_RECORDS);
+    PyObject *timestamp = event_slot(event, E_TIMESTAMP);
+    PyObject *sequence = event_slot(event, E_SEQUENCE);
+    PyObject *node = event_slot(event, E_NODE);
+    if (!records || !timestamp || !sequence || !node || !PyTuple_CheckExact(records) ||
+        !PyFloat_CheckExact(timestamp) || !PyLong_CheckExact(sequence))
+        return 0;
+    Py_ssize_t count = PyTuple_GET_SIZE(records);
+    int execs = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *record = PyTuple_GET_ITEM(records, i);
+        if (Py_TYPE(record) != record_class)
+            return 0;
+        PyObject *type = record_slot(record, F_TYPE);
+        if (!type || !PyLong_CheckExact(type))
+            return 0;
+        execs += PyLong_AsLong(type) == r->execve_type;
+    }
+    if (execs > 1 && !raw)
+        return 0; /* an argv spread over several EXECVE records: the reference merges it */
+
+    int ok = out_head(b, timestamp, sequence, node);
     if (ok <= 0)
         return ok;
     if (OUT_LITERAL(b, ",\"records\":[") < 0)
@@ -1771,6 +1786,82 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
     return OUT_LITERAL(b, "]}") < 0 ? -1 : 1;
 }
 
+/* One event's lines in the records format (formats._record_line of each record, joined
+ * by newlines): 1 done, 0 to decline (the records-format fallback renders the event),
+ * -1 on error. A record whose field names repeat is declined ("repeated" is the
+ * reference's). */
+static int out_record_lines(Renderer *r, outbuf *b, PyObject *event, int raw)
+{
+    if (!event_class || Py_TYPE(event) != event_class)
+        return 0;
+    PyObject *records = event_slot(event, E_RECORDS);
+    if (!records || !PyTuple_CheckExact(records))
+        return 0;
+    Py_ssize_t count = PyTuple_GET_SIZE(records);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *record = PyTuple_GET_ITEM(records, i);
+        if (Py_TYPE(record) != record_class)
+            return 0;
+        PyObject *name = record_slot(record, F_TYPE_NAME);
+        PyObject *type = record_slot(record, F_TYPE);
+        if (!name || !type || !PyLong_CheckExact(type))
+            return 0;
+        long number = PyLong_AsLong(type);
+        if (number == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0; /* not a C long: the reference prints it */
+        }
+        if (i && OUT_LITERAL(b, "\n") < 0)
+            return -1;
+        int ok = out_head(b, record_slot(record, F_TIMESTAMP), record_slot(record, F_SEQUENCE),
+                          record_slot(record, F_NODE));
+        if (ok <= 0)
+            return ok;
+        if (OUT_LITERAL(b, ",\"record_type\":") < 0)
+            return -1;
+        ok = out_json_str(b, name);
+        if (ok <= 0)
+            return ok;
+        char digits[64];
+        int k = snprintf(digits, sizeof(digits), ",\"record_type_number\":%ld,\"data\":", number);
+        if (k <= 0 || (size_t)k >= sizeof(digits))
+            return 0;
+        if (out_put(b, digits, (size_t)k) < 0)
+            return -1;
+        int repeats = 0;
+        if (raw) {
+            ok = out_raw_fields(r, b, record, &repeats);
+            if (ok <= 0 || repeats)
+                return ok < 0 ? -1 : 0;
+        } else {
+            PyObject *parts[MAX_FIELDS];
+            Py_ssize_t nparts = 0;
+            ok = finished_fields(r, record, parts, &nparts, &repeats);
+            if (ok <= 0)
+                return ok;
+            if (repeats) {
+                parts_free(parts, nparts);
+                return 0;
+            }
+            ok = OUT_LITERAL(b, "{") < 0 ? -1 : 1;
+            for (Py_ssize_t j = 0; ok > 0 && j < nparts; j++) {
+                if (j && OUT_LITERAL(b, ",") < 0)
+                    ok = -1;
+                else
+                    ok = out_ascii_str(b, parts[j]);
+            }
+            parts_free(parts, nparts);
+            if (ok <= 0)
+                return ok;
+            if (OUT_LITERAL(b, "}") < 0)
+                return -1;
+        }
+        if (OUT_LITERAL(b, "}") < 0)
+            return -1;
+    }
+    return 1;
+}
+
 /* _make_safe on the ASCII text built from b's offset mark on: DEL (which json.dumps
  * leaves raw) becomes \u007f. 0, or -1 on error. */
 static int escape_dels(outbuf *b, size_t mark)
@@ -1797,17 +1888,17 @@ static int escape_dels(outbuf *b, size_t mark)
 }
 
 /* Append event's line (C where it can, else the fallback's text, UTF-8). 0 or -1. */
-static int out_event_or_fallback(Renderer *r, outbuf *b, PyObject *event, int raw)
+static int out_event_or_fallback(Renderer *r, outbuf *b, PyObject *event, int raw, int records)
 {
     size_t mark = b->len;
-    int ok = out_event(r, b, event, raw);
+    int ok = records ? out_record_lines(r, b, event, raw) : out_event(r, b, event, raw);
     if (ok < 0)
         return -1;
     if (ok > 0)
         return escape_dels(b, mark);
     b->len = mark;
-    PyObject *text = PyObject_CallFunctionObjArgs(r->fallback, event, raw ? Py_True : Py_False,
-                                                  NULL);
+    PyObject *text = PyObject_CallFunctionObjArgs(records ? r->records_fallback : r->fallback,
+                                                  event, raw ? Py_True : Py_False, NULL);
     if (!text)
         return -1;
     if (!PyUnicode_Check(text)) {
@@ -1836,9 +1927,10 @@ static PyObject *out_text(outbuf *b)
     return PyUnicode_DecodeUTF8(b->p, (Py_ssize_t)b->len, NULL);
 }
 
-static int hooks_set(Renderer *r, int raw)
+static int hooks_set(Renderer *r, int raw, int records)
 {
     if (r->fallback == Py_None || r->record_tail == Py_None ||
+        (records && r->records_fallback == Py_None) ||
         (raw && (r->raw_fields == Py_None || r->raw_fragments == Py_None))) {
         PyErr_SetString(PyExc_RuntimeError, "Renderer: set_event_hooks() first");
         return 0;
@@ -1848,12 +1940,12 @@ static int hooks_set(Renderer *r, int raw)
 
 static PyObject *one_event(Renderer *r, PyObject *event, int raw)
 {
-    if (!hooks_set(r, raw))
+    if (!hooks_set(r, raw, 0))
         return NULL;
     outbuf b;
     out_init(&b);
     PyObject *text = NULL;
-    if (out_event_or_fallback(r, &b, event, raw) == 0)
+    if (out_event_or_fallback(r, &b, event, raw, 0) == 0)
         text = out_text(&b);
     out_free(&b);
     return text;
@@ -1862,9 +1954,9 @@ static PyObject *one_event(Renderer *r, PyObject *event, int raw)
 /* The largest buffer many_events keeps between calls (a batch's text is ~0.1-1 MiB). */
 #define SPARE_MAX (8u << 20)
 
-static PyObject *many_events(Renderer *r, PyObject *events, int raw)
+static PyObject *many_events(Renderer *r, PyObject *events, int raw, int records)
 {
-    if (!hooks_set(r, raw))
+    if (!hooks_set(r, raw, records))
         return NULL;
     PyObject *seq = PySequence_Tuple(events); /* a tuple: no callback can change it */
     if (!seq)
@@ -1879,7 +1971,7 @@ static PyObject *many_events(Renderer *r, PyObject *events, int raw)
     PyObject *result = NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
-        int rc = out_event_or_fallback(r, &b, PyTuple_GET_ITEM(seq, i), raw);
+        int rc = out_event_or_fallback(r, &b, PyTuple_GET_ITEM(seq, i), raw, records);
         if (rc < 0 || OUT_LITERAL(&b, "\n") < 0)
             goto done;
     }
@@ -1904,7 +1996,7 @@ static PyObject *Renderer_event_json(Renderer *r, PyObject *event)
 /* events_json(events) -> str: event_json of each, each followed by a newline. */
 static PyObject *Renderer_events_json(Renderer *r, PyObject *events)
 {
-    return many_events(r, events, 0);
+    return many_events(r, events, 0, 0);
 }
 
 /* raw_event_json / raw_events_json: the same for event_json(event, raw=True). */
@@ -1915,7 +2007,26 @@ static PyObject *Renderer_raw_event_json(Renderer *r, PyObject *event)
 
 static PyObject *Renderer_raw_events_json(Renderer *r, PyObject *events)
 {
-    return many_events(r, events, 1);
+    return many_events(r, events, 1, 0);
+}
+
+/* records_text(events, raw) -> str: each event in the records format (one line per
+ * record), each event's lines followed by a newline -- formats.events_text(events,
+ * "records", raw=raw). */
+static PyObject *Renderer_records_text(Renderer *r, PyObject *args)
+{
+    PyObject *events;
+    int raw;
+    if (!PyArg_ParseTuple(args, "Op", &events, &raw))
+        return NULL;
+    return many_events(r, events, raw, 1);
+}
+
+/* set_records_hook(fallback): callable(event, raw) -> the event's records-format lines */
+static PyObject *Renderer_set_records_hook(Renderer *r, PyObject *fallback)
+{
+    Py_XSETREF(r->records_fallback, Py_NewRef(fallback));
+    Py_RETURN_NONE;
 }
 
 /* set_raw_hooks(raw_fields, raw_fragments) */
@@ -1955,6 +2066,10 @@ static PyMethodDef Renderer_methods[] = {
      "formats.event_json(event, raw=True): in C where it can, else the reference."},
     {"raw_events_json", (PyCFunction)Renderer_raw_events_json, METH_O,
      "raw_event_json() of each event, each followed by a newline, as one str."},
+    {"records_text", (PyCFunction)Renderer_records_text, METH_VARARGS,
+     "records_text(events, raw): the records format of each event, as one str."},
+    {"set_records_hook", (PyCFunction)Renderer_set_records_hook, METH_O,
+     "Hand over formats' reference records-format rendering of one event."},
     {"set_event_hooks", (PyCFunction)Renderer_set_event_hooks, METH_VARARGS,
      "Hand over formats' record tail and reference event_json, and the record types."},
     {"set_raw_hooks", (PyCFunction)Renderer_set_raw_hooks, METH_VARARGS,

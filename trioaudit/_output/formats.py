@@ -90,6 +90,7 @@ __all__ = [
     "json_dumps",
     "neutralise",
     "reference_event_json",
+    "reference_record_lines",
     "render_event",
 ]
 
@@ -266,10 +267,14 @@ def events_text(
 ) -> str:
     """Every event rendered, each followed by a newline: what a writer of many events
     wants (the core renders a whole batch of interpreted JSON lines in one call)."""
-    if fmt == "json":
+    if fmt in ("json", "records"):
         renderer = _event_renderer()
         if renderer is not None:
-            text: str = renderer.raw_events_json(events) if raw else renderer.events_json(events)
+            text: str
+            if fmt == "records":
+                text = renderer.records_text(events, raw)
+            else:
+                text = renderer.raw_events_json(events) if raw else renderer.events_json(events)
             return text
     return "".join(render_event(event, fmt, raw=raw) + "\n" for event in events)
 
@@ -287,6 +292,7 @@ def _event_renderer() -> Any | None:
                 _record_tail, reference_event_json, _EXECVE, int(_T.PROCTITLE), _SOCKADDR
             )
             renderer.set_raw_hooks(_raw_fields_json, _RAW_FRAGMENTS)
+            renderer.set_records_hook(reference_record_lines)
         _renderer_of[:] = [interpreter, renderer]
     return _renderer_of[1]
 
@@ -312,6 +318,15 @@ def neutralise(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def reference_record_lines(event: AuditEvent, raw: bool = False) -> str:
+    """The event in the records format: one JSON object per record, newline-separated.
+
+    The reference of the compiled core's ``records_text`` (which hands back here any
+    event it cannot render exactly); ``tests/unit/test_native.py`` compares the two.
+    """
+    return "\n".join(json_dumps(_record_line(event, r, raw)) for r in event.records)
 
 
 def _record_line(event: AuditEvent, record: AuditRecord, raw: bool) -> dict[str, Any]:
@@ -596,7 +611,7 @@ def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = F
     if fmt == "json":
         return event_json(event, raw)
     if fmt == "records":
-        return "\n".join(json_dumps(_record_line(event, r, raw)) for r in event.records)
+        return reference_record_lines(event, raw)
     if fmt == "text":
         return "\n".join(text_lines(event, raw))
     raise ValueError(f"unknown output format {fmt!r}")
