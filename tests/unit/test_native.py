@@ -298,7 +298,14 @@ def test_interpreters_the_core_does_not_serve_take_the_reference_path() -> None:
 @needs_core
 @pytest.mark.parametrize(
     "items",
-    [((1, 2), (3, 4)), (("uid", 0),), ((b"uid", "0"),), (("uid",),), ("uid=0",), (("a", "b", "c"),)],
+    [
+        ((1, 2), (3, 4)),
+        (("uid", 0),),
+        ((b"uid", "0"),),
+        (("uid",),),
+        ("uid=0",),
+        (("a", "b", "c"),),
+    ],
 )
 def test_records_built_by_hand_with_odd_items_are_declined_not_misread(items: Any) -> None:
     # The renderer reads the parser's (str, str) pairs unchecked; a library user's record
@@ -314,7 +321,7 @@ def test_records_built_by_hand_with_odd_items_are_declined_not_misread(items: An
         for render in (reference_event_json, event_json):
             try:
                 outcomes.append(render(event, raw))
-            except Exception as exc:  # noqa: BLE001 -- the same failure on both paths
+            except Exception as exc:  # the same failure on both paths
                 outcomes.append(type(exc).__name__)
         assert outcomes[0] == outcomes[1]
 
@@ -417,7 +424,7 @@ def test_the_records_format_is_rendered_in_c(raw: bool) -> None:
             b'exit=0 a0=55 a1=56 a2=57 a3=0 items=1 ppid=1 pid=2 auid=0 uid=0 comm="sh" '
             b'exe="/bin/sh" key="exec"',
             b"type=PATH msg=audit(1700000000.123:46): item=0 name=2F746D702F7F inode=5",
-            b"node=web1 type=CWD msg=audit(1700000000.124:47): cwd=\"/\"",
+            b'node=web1 type=CWD msg=audit(1700000000.124:47): cwd="/"',
         ]
     )
     renderer = default_interpreter().native_renderer
