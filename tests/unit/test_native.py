@@ -35,6 +35,7 @@ from trioaudit._output.formats import (
     events_text,
     reference_event_json,
     reference_record_lines,
+    reference_text,
 )
 from trioaudit._records.interpret import Interpreter, default_interpreter
 from trioaudit._records.logread import LogParser
@@ -342,6 +343,8 @@ def _check_events(events: list[AuditEvent]) -> None:
         assert events_text(events, raw=raw) == "".join(text + "\n" for text in expected)
         lines = "".join(reference_record_lines(event, raw) + "\n" for event in events)
         assert events_text(events, "records", raw=raw) == lines
+        text = "".join(reference_text(event, raw) + "\n" for event in events)
+        assert events_text(events, "text", raw=raw) == text
 
 
 @needs_core
@@ -445,6 +448,45 @@ def test_the_records_format_is_rendered_in_c(raw: bool) -> None:
     assert asked == []
     assert text == expected
     assert text.count("\n") == 3 and '"node":"web1"' in text
+
+
+@needs_core
+def test_the_text_format_is_rendered_in_c() -> None:
+    events = _events_of(
+        [
+            b"type=SYSCALL msg=audit(1700000000.123:48): arch=c000003e syscall=59 success=yes "
+            b'exit=0 a0=55 a1=56 a2=57 a3=0 items=1 ppid=1 pid=2 auid=0 uid=0 comm="sh" '
+            b'exe="/bin/sh" key="exec"',
+            b'type=CWD msg=audit(1700000000.123:48): cwd="/"',
+            b"type=EOE msg=audit(1700000000.123:48): ",
+            b'node=web1 type=CWD msg=audit(1700000000.124:49): cwd="/"',
+            b"type=DAEMON_START msg=audit(1700000000.125:50): op=start ver=3.0.9 format=raw "
+            b"auid=4294967295 pid=1 uid=0 ses=4294967295 res=success",
+        ]
+    )
+    renderer = default_interpreter().native_text_renderer
+    assert renderer is not None
+    expected = "".join(reference_text(event) + "\n" for event in events)
+    assert events_text(events, "text") == expected  # hooks set, memos filled
+    asked: list[AuditEvent] = []
+
+    def fallback(event: AuditEvent, raw: bool = False) -> str:
+        asked.append(event)
+        return reference_text(event, raw)
+
+    renderer.set_text_hooks(fallback, formats.LOG_NAMES, formats._DAEMON_FIRST, formats._DAEMON_END)
+    try:
+        text: str = renderer.text_events(events, False)
+        # what neutralise() would change, and --raw, are the reference's
+        odd = _events_of([b'type=CWD msg=audit(1700000000.126:51): cwd="/tmp/\x7f"'])
+        assert renderer.text_events(odd, False) == reference_text(odd[0]) + "\n"
+        assert renderer.text_events(events[:1], True) == reference_text(events[0], True) + "\n"
+    finally:
+        formats._text_renderer_of[:] = [None, None]  # formats sets its hooks again on next use
+    assert asked == [*odd, events[0]]
+    assert text == expected
+    assert "type=EOE msg=audit(" in text and "node=web1 type=CWD" in text
+    assert "syscall=execve" in text and "uid=root" in text
 
 
 @needs_core

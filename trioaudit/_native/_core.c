@@ -687,26 +687,46 @@ static int out_json_plain_bytes(outbuf *b, const unsigned char *p, size_t k)
     return out_json_bytes(b, p, k) < 0 ? -1 : 1;
 }
 
-/* The fragment "name":"<value bytes>" (value as out_json_plain_bytes takes it), or NULL
- * with no error to decline. */
-static PyObject *plain_fragment(PyObject *name, const unsigned char *value, size_t k)
+/* ASCII bytes with no control character as they are (1), or 0 to decline. */
+static int out_plain_bytes(outbuf *b, const unsigned char *p, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (p[i] < 0x20 || p[i] > 0x7f)
+            return 0;
+    return out_put(b, (const char *)p, k) < 0 ? -1 : 1;
+}
+
+/* The fragment "name":"<value bytes>" (value as out_json_plain_bytes takes it) -- or,
+ * text, name=<value bytes> (the text format's field) -- or NULL with no error to
+ * decline. */
+static PyObject *plain_fragment(PyObject *name, const unsigned char *value, size_t k, int text)
 {
     outbuf b;
     out_init(&b);
-    int ok = out_json_plain(&b, name);
-    if (ok > 0)
-        ok = OUT_LITERAL(&b, ":") < 0 ? -1 : out_json_plain_bytes(&b, value, k);
+    int ok;
+    if (text) {
+        ok = PyUnicode_IS_ASCII(name)
+                 ? out_plain_bytes(&b, PyUnicode_1BYTE_DATA(name), (size_t)PyUnicode_GET_LENGTH(name))
+                 : 0;
+        if (ok > 0)
+            ok = OUT_LITERAL(&b, "=") < 0 ? -1 : out_plain_bytes(&b, value, k);
+    } else {
+        ok = out_json_plain(&b, name);
+        if (ok > 0)
+            ok = OUT_LITERAL(&b, ":") < 0 ? -1 : out_json_plain_bytes(&b, value, k);
+    }
     PyObject *out = ok > 0 ? PyUnicode_DecodeASCII(b.p, (Py_ssize_t)b.len, NULL) : NULL;
     out_free(&b);
     return out;
 }
 
 /* The fragment "name":"value" of a VERBATIM field, or NULL with no error to decline. */
-static PyObject *verbatim_fragment(PyObject *name, PyObject *value)
+static PyObject *verbatim_fragment(PyObject *name, PyObject *value, int text)
 {
     if (!PyUnicode_IS_ASCII(value))
         return NULL;
-    return plain_fragment(name, PyUnicode_1BYTE_DATA(value), (size_t)PyUnicode_GET_LENGTH(value));
+    return plain_fragment(name, PyUnicode_1BYTE_DATA(value), (size_t)PyUnicode_GET_LENGTH(value),
+                          text);
 }
 
 /* How fields of this name in records of this type print (memoised in
@@ -744,7 +764,7 @@ static long field_kind(PyObject *kinds, PyObject *rtype, PyObject *name, PyObjec
 
 /* "aN":"0x<value>" -- the generic argument printer (printers._hex), or NULL with no
  * error to decline. */
-static PyObject *hex_argument_fragment(PyObject *name, PyObject *value)
+static PyObject *hex_argument_fragment(PyObject *name, PyObject *value, int text_mode)
 {
     if (!PyUnicode_IS_ASCII(value))
         return NULL;
@@ -756,7 +776,7 @@ static PyObject *hex_argument_fragment(PyObject *name, PyObject *value)
     text[0] = '0';
     text[1] = 'x';
     memcpy(text + 2, PyUnicode_1BYTE_DATA(value), k);
-    PyObject *fragment = plain_fragment(name, text, k + 2);
+    PyObject *fragment = plain_fragment(name, text, k + 2, text_mode);
     if (text != local)
         PyMem_Free(text);
     return fragment;
@@ -779,10 +799,14 @@ typedef struct {
     /* Interpreter.fields_json's state (see Interpreter._make_native_renderer) */
     PyObject *by_type, *kinds, *ask_kind, *sites, *ask_site, *fill;
     PyObject *overrides; /* callable(rtype, enriched) -> dict, or None: no enrichment */
+    int text;            /* fields finished as name=text (the text format), not JSON */
     /* formats.event_json's hooks (None until set_event_hooks) */
     PyObject *record_tail; /* callable(record, repeats) -> str: what follows "fields" */
     PyObject *fallback;    /* callable(event, raw) -> str: the reference event_json */
     PyObject *records_fallback; /* callable(event, raw) -> str: its records-format lines */
+    PyObject *text_fallback;    /* callable(event, raw) -> str: its text-format lines */
+    PyObject *log_names;        /* dict: type -> the name ausearch prints (LOG_NAMES) */
+    long daemon_first, daemon_end;
     /* --raw (None until set_raw_hooks): formats._raw_fields_json and its memo */
     PyObject *raw_fields;    /* callable(record) -> (json, repeats) */
     PyObject *raw_fragments; /* dict: type -> {(name, value): fragment} */
@@ -936,6 +960,8 @@ static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
     Py_VISIT(r->record_tail);
     Py_VISIT(r->fallback);
     Py_VISIT(r->records_fallback);
+    Py_VISIT(r->text_fallback);
+    Py_VISIT(r->log_names);
     Py_VISIT(r->raw_fields);
     Py_VISIT(r->raw_fragments);
     for (int i = 0; i < OVERRIDE_SLOTS; i++) {
@@ -962,6 +988,8 @@ static int Renderer_clear(Renderer *r)
     Py_CLEAR(r->record_tail);
     Py_CLEAR(r->fallback);
     Py_CLEAR(r->records_fallback);
+    Py_CLEAR(r->text_fallback);
+    Py_CLEAR(r->log_names);
     Py_CLEAR(r->raw_fields);
     Py_CLEAR(r->raw_fragments);
     for (int i = 0; i < OVERRIDE_SLOTS; i++) {
@@ -1000,17 +1028,19 @@ static void Renderer_dealloc(Renderer *r)
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
-/* Renderer(by_type, kinds, ask_kind, sites, ask_site, fill, overrides) */
+/* Renderer(by_type, kinds, ask_kind, sites, ask_site, fill, overrides[, text]) */
 static int Renderer_init(Renderer *r, PyObject *args, PyObject *kwds)
 {
     PyObject *by_type, *kinds, *ask_kind, *sites, *ask_site, *fill, *overrides;
+    int text = 0;
     if (kwds && PyDict_GET_SIZE(kwds)) {
         PyErr_SetString(PyExc_TypeError, "Renderer() takes no keyword arguments");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "O!O!OO!OOO", &PyDict_Type, &by_type, &PyDict_Type, &kinds,
-                          &ask_kind, &PyDict_Type, &sites, &ask_site, &fill, &overrides))
+    if (!PyArg_ParseTuple(args, "O!O!OO!OOO|p", &PyDict_Type, &by_type, &PyDict_Type, &kinds,
+                          &ask_kind, &PyDict_Type, &sites, &ask_site, &fill, &overrides, &text))
         return -1;
+    r->text = text;
     Renderer_clear(r);
     if (!r->front)
         r->front = PyMem_Calloc(FRONT_SLOTS, sizeof(front_slot));
@@ -1034,6 +1064,8 @@ static int Renderer_init(Renderer *r, PyObject *args, PyObject *kwds)
     r->record_tail = Py_NewRef(Py_None);
     r->fallback = Py_NewRef(Py_None);
     r->records_fallback = Py_NewRef(Py_None);
+    r->text_fallback = Py_NewRef(Py_None);
+    r->log_names = Py_NewRef(Py_None);
     r->raw_fields = Py_NewRef(Py_None);
     r->raw_fragments = Py_NewRef(Py_None);
     return 0;
@@ -1144,9 +1176,10 @@ static PyObject *overrides_of(Renderer *r, PyObject *record, long rtype)
  * error (nothing to release unless 1). Interpreter._finished's steps: memo lookups
  * (the front memo first), auditd's translations over them, VERBATIM fields of plain
  * ASCII and generic hex arguments finished here, and fill(record, finished, cache) --
- * the reference's _fill -- for whatever is left, through a list made only then. */
-static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_ssize_t *count,
-                           int *repeats_out)
+ * the reference's _fill -- for whatever is left, through a list made only then. dedupe:
+ * only the first field of a repeated name is kept (interpret), else all (interpret_items). */
+static int finished_fields_of(Renderer *r, PyObject *record, PyObject **parts,
+                              Py_ssize_t *count, int *repeats_out, int dedupe)
 {
     PyObject *site = NULL; /* from sites; asked for at most once */
     long mask = 0, by_value = 0;
@@ -1208,7 +1241,7 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
             if (kind < 0)
                 goto done;
             if (kind == KIND_VERBATIM) { /* the value alone decides it: no memo to ask */
-                PyObject *fragment = verbatim_fragment(name, value);
+                PyObject *fragment = verbatim_fragment(name, value, r->text);
                 if (fragment) {
                     parts[i] = fragment;
                     if (keep)
@@ -1259,7 +1292,7 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
         if (kind == KIND_SYSCALL && i == 1 && PyUnicode_CheckExact(PyTuple_GET_ITEM(site, 1)))
             fragment = Py_NewRef(PyTuple_GET_ITEM(site, 1));
         else if (hex) {
-            fragment = hex_argument_fragment(name, value);
+            fragment = hex_argument_fragment(name, value, r->text);
             if (fragment && keep)
                 front_put(by_call, item, cache, site, fragment);
         }
@@ -1297,7 +1330,7 @@ static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_s
             front_put(front_for(r, item, cache, site), item, cache, site, parts[remember[j]]);
         }
     }
-    if (repeats) { /* the first of a repeated name wins, as in Interpreter.interpret */
+    if (repeats && dedupe) { /* the first of a repeated name wins, as in Interpreter.interpret */
         Py_ssize_t kept = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *a = PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0);
@@ -1322,6 +1355,13 @@ done:
     Py_DECREF(overrides);
     Py_DECREF(cache);
     return result;
+}
+
+/* finished_fields_of with the first of a repeated name kept only (the JSON formats). */
+static int finished_fields(Renderer *r, PyObject *record, PyObject **parts, Py_ssize_t *count,
+                           int *repeats_out)
+{
+    return finished_fields_of(r, record, parts, count, repeats_out, 1);
 }
 
 static void parts_free(PyObject **parts, Py_ssize_t count)
@@ -1862,6 +1902,222 @@ static int out_record_lines(Renderer *r, outbuf *b, PyObject *event, int raw)
     return 1;
 }
 
+/* ---- the text format: formats.text_lines (ausearch -i) for the records it takes ---- */
+
+/* Whether text[from:to] holds only printable ASCII: neutralise() leaves it as it is. */
+static int printable(const char *p, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static Py_ssize_t find_char(const char *s, Py_ssize_t from, Py_ssize_t to, char c)
+{
+    if (from >= to)
+        return -1;
+    const char *at = memchr(s + from, c, (size_t)(to - from));
+    return at ? at - s : -1;
+}
+
+/* Whether body (the text after "): ") splits as formats._simple_fields does -- at single
+ * spaces into name=value tokens that formats._simple_pair accepts -- into exactly the
+ * record's items: then interpret_items of the walked record is that of the record. */
+static int simple_as_items(const char *body, size_t n, PyObject *items)
+{
+    Py_ssize_t count = PyTuple_GET_SIZE(items), index = 0;
+    size_t pos = 0;
+    if (n && body[n - 1] == ' ')
+        n--; /* one trailing space ends the last value */
+    if (!n && !count)
+        return 0; /* no token at all: the walk's business */
+    while (pos <= n) {
+        const char *space = memchr(body + pos, ' ', n - pos);
+        size_t stop = space ? (size_t)(space - body) : n;
+        const char *token = body + pos;
+        size_t k = stop - pos;
+        const char *eq = memchr(token, '=', k);
+        if (!eq || eq == token || index >= count)
+            return 0;
+        size_t nk = (size_t)(eq - token), vk = k - nk - 1;
+        const char *value = eq + 1;
+        if ((nk == 3 && memcmp(token, "msg", 3) == 0) || (nk == 4 && memcmp(token, "acct", 4) == 0) ||
+            (nk == 4 && memcmp(token, "data", 4) == 0) || token[0] == '\'' || token[0] == '(' ||
+            memchr(value, ',', vk))
+            return 0;
+        if (vk && value[0] == '\'')
+            return 0;
+        if (vk && value[0] == '"') {
+            const char *close = memchr(value + 1, '"', vk - 1);
+            if (!close || (size_t)(close - value) != vk - 1)
+                return 0;
+        }
+        if (nk == 3 && memcmp(token, "key", 3) == 0 && !(vk && (value[0] == '"' || value[0] == '(')))
+            return 0;
+        PyObject *item = PyTuple_GET_ITEM(items, index++);
+        PyObject *name = PyTuple_GET_ITEM(item, 0), *val = PyTuple_GET_ITEM(item, 1);
+        if (!PyUnicode_IS_ASCII(name) || !PyUnicode_IS_ASCII(val) ||
+            (size_t)PyUnicode_GET_LENGTH(name) != nk || (size_t)PyUnicode_GET_LENGTH(val) != vk ||
+            memcmp(PyUnicode_1BYTE_DATA(name), token, nk) != 0 ||
+            memcmp(PyUnicode_1BYTE_DATA(val), value, vk) != 0)
+            return 0;
+        pos = stop + 1;
+    }
+    return index == count;
+}
+
+/* One record's line (formats._add_record, its simple-fields branch): 1 appended (or, no
+ * stamp in the text, nothing to print), 0 to decline, -1 on error. */
+static int out_text_record(Renderer *r, outbuf *b, PyObject *record, const char *node,
+                           size_t node_len, const char *stamp, size_t stamp_len)
+{
+    PyObject *raw = record_slot(record, F_RAW), *type = record_slot(record, F_TYPE);
+    PyObject *items = record_slot(record, F_ITEMS);
+    if (!raw || !type || !items || !PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw) ||
+        !PyLong_CheckExact(type) || !PyTuple_CheckExact(items) || !pairs_of_str(items))
+        return 0;
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(raw);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(raw);
+    Py_ssize_t end = find_char(text, 0, len, 0x1d);
+    if (end == -1)
+        end = len;
+    Py_ssize_t start = 0;
+    if (node_len) {
+        Py_ssize_t space = find_char(text, 0, end, ' ');
+        if (space != -1)
+            start = space + 1;
+    }
+    Py_ssize_t paren = find_char(text, start, end, '(');
+    Py_ssize_t close = paren == -1 ? -1 : find_char(text, paren + 1, end, ')');
+    if (paren == -1 || close == -1)
+        return 1; /* no stamp: ausearch prints nothing */
+    if (!(close + 2 < end && text[close + 1] == ':' && text[close + 2] == ' '))
+        return 0; /* the walk's business */
+    PyObject *name = PyDict_GetItemWithError(r->log_names, type); /* borrowed */
+    if (!name) {
+        if (PyErr_Occurred())
+            return -1;
+        if (!(end - start >= 6 && memcmp(text + start, "audit(", 6) == 0))
+            return 0; /* a type we cannot name: the reference's head */
+        name = record_slot(record, F_TYPE_NAME);
+    }
+    if (!name || !PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name))
+        return 0;
+    if (!simple_as_items(text + close + 3, (size_t)(end - close - 3), items))
+        return 0;
+    PyObject *parts[MAX_FIELDS];
+    Py_ssize_t nparts = 0;
+    int repeats = 0;
+    int ok = finished_fields_of(r, record, parts, &nparts, &repeats, 0);
+    if (ok <= 0)
+        return ok;
+    size_t mark = b->len;
+    ok = out_put(b, node, node_len) < 0 || OUT_LITERAL(b, "type=") < 0 ||
+                 out_ascii_str(b, name) < 0 || OUT_LITERAL(b, " msg=") < 0 ||
+                 out_put(b, stamp, stamp_len) < 0 || OUT_LITERAL(b, ": ") < 0
+             ? -1
+             : 1;
+    for (Py_ssize_t j = 0; ok > 0 && j < nparts; j++) {
+        if (j && OUT_LITERAL(b, " ") < 0)
+            ok = -1;
+        else
+            ok = out_ascii_str(b, parts[j]);
+    }
+    parts_free(parts, nparts);
+    if (ok <= 0)
+        return ok;
+    if (OUT_LITERAL(b, " ") < 0)
+        return -1;
+    return printable(b->p, mark, b->len); /* else neutralise() would change it */
+}
+
+/* One event's text (formats.text_lines, joined by newlines): 1, 0 to decline, -1. */
+static int out_text_event(Renderer *r, outbuf *b, PyObject *event)
+{
+    if (!event_class || Py_TYPE(event) != event_class || !PyDict_CheckExact(r->log_names))
+        return 0;
+    PyObject *records = event_slot(event, E_RECORDS);
+    PyObject *timestamp = event_slot(event, E_TIMESTAMP);
+    PyObject *sequence = event_slot(event, E_SEQUENCE);
+    PyObject *node = event_slot(event, E_NODE);
+    PyObject *eoe = event_slot(event, E_EOE);
+    if (!records || !timestamp || !sequence || !node || !eoe || !PyTuple_CheckExact(records) ||
+        !PyFloat_CheckExact(timestamp) || !PyLong_CheckExact(sequence))
+        return 0;
+    /* _ausearch_time: round(timestamp * 1000) (half to even), local time */
+    double ms = nearbyint(PyFloat_AS_DOUBLE(timestamp) * 1000.0);
+    if (!(ms >= 0.0 && ms < 253402300800000.0))
+        return 0;
+    long long whole = (long long)ms;
+    time_t seconds = (time_t)(whole / 1000);
+    struct tm tm;
+    if (!localtime_r(&seconds, &tm))
+        return 0;
+    unsigned long long serial = PyLong_AsUnsignedLongLong(sequence);
+    if (serial == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    char stamp[96];
+    int k = snprintf(stamp, sizeof(stamp), "audit(%02d/%02d/%02d %02d:%02d:%02d.%03d:%llu) ",
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_year % 100, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(whole % 1000), serial);
+    if (k <= 0 || (size_t)k >= sizeof(stamp))
+        return 0;
+    char prefix[256];
+    size_t prefix_len = 0;
+    if (node != Py_None) {
+        if (!PyUnicode_CheckExact(node) || !PyUnicode_IS_ASCII(node) ||
+            PyUnicode_GET_LENGTH(node) > 200)
+            return 0;
+        size_t nk = (size_t)PyUnicode_GET_LENGTH(node);
+        if (nk) { /* "node=NAME " -- an empty name prints none, as `if event.node` */
+            memcpy(prefix, "node=", 5);
+            memcpy(prefix + 5, PyUnicode_1BYTE_DATA(node), nk);
+            prefix[5 + nk] = ' ';
+            prefix_len = nk + 6;
+        }
+    }
+    if (OUT_LITERAL(b, "----") < 0)
+        return -1;
+    Py_ssize_t count = PyTuple_GET_SIZE(records), first = 0;
+    if (eoe == Py_True) {
+        if (OUT_LITERAL(b, "\n") < 0 || out_put(b, prefix, prefix_len) < 0 ||
+            OUT_LITERAL(b, "type=EOE msg=") < 0 || out_put(b, stamp, (size_t)k) < 0 ||
+            OUT_LITERAL(b, ": \n") < 0)
+            return -1;
+    } else if (eoe != Py_False) {
+        return 0;
+    } else if (count) {
+        PyObject *last = PyTuple_GET_ITEM(records, count - 1);
+        PyObject *type = Py_TYPE(last) == record_class ? record_slot(last, F_TYPE) : NULL;
+        if (!type || !PyLong_CheckExact(type))
+            return 0;
+        long number = PyLong_AsLong(type);
+        if (number == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (number >= r->daemon_first && number < r->daemon_end)
+            first = count - 1; /* ausearch prints only the last record of such events */
+    }
+    for (Py_ssize_t i = count - 1; i >= first; i--) {
+        PyObject *record = PyTuple_GET_ITEM(records, i);
+        if (Py_TYPE(record) != record_class)
+            return 0;
+        size_t before = b->len;
+        if (OUT_LITERAL(b, "\n") < 0)
+            return -1;
+        int ok = out_text_record(r, b, record, prefix, prefix_len, stamp, (size_t)k);
+        if (ok <= 0)
+            return ok;
+        if (b->len == before + 1)
+            b->len = before; /* nothing printed for it: no line */
+    }
+    return 1;
+}
+
 /* _make_safe on the ASCII text built from b's offset mark on: DEL (which json.dumps
  * leaves raw) becomes \u007f. 0, or -1 on error. */
 static int escape_dels(outbuf *b, size_t mark)
@@ -1888,17 +2144,23 @@ static int escape_dels(outbuf *b, size_t mark)
 }
 
 /* Append event's line (C where it can, else the fallback's text, UTF-8). 0 or -1. */
-static int out_event_or_fallback(Renderer *r, outbuf *b, PyObject *event, int raw, int records)
+enum { FMT_JSON, FMT_RECORDS, FMT_TEXT };
+
+static int out_event_or_fallback(Renderer *r, outbuf *b, PyObject *event, int raw, int fmt)
 {
     size_t mark = b->len;
-    int ok = records ? out_record_lines(r, b, event, raw) : out_event(r, b, event, raw);
+    int ok = fmt == FMT_TEXT      ? (raw ? 0 : out_text_event(r, b, event))
+             : fmt == FMT_RECORDS ? out_record_lines(r, b, event, raw)
+                                  : out_event(r, b, event, raw);
     if (ok < 0)
         return -1;
     if (ok > 0)
-        return escape_dels(b, mark);
+        return fmt == FMT_TEXT ? 0 : escape_dels(b, mark); /* text: printable already */
     b->len = mark;
-    PyObject *text = PyObject_CallFunctionObjArgs(records ? r->records_fallback : r->fallback,
-                                                  event, raw ? Py_True : Py_False, NULL);
+    PyObject *fallback = fmt == FMT_TEXT      ? r->text_fallback
+                         : fmt == FMT_RECORDS ? r->records_fallback
+                                              : r->fallback;
+    PyObject *text = PyObject_CallFunctionObjArgs(fallback, event, raw ? Py_True : Py_False, NULL);
     if (!text)
         return -1;
     if (!PyUnicode_Check(text)) {
@@ -1927,10 +2189,16 @@ static PyObject *out_text(outbuf *b)
     return PyUnicode_DecodeUTF8(b->p, (Py_ssize_t)b->len, NULL);
 }
 
-static int hooks_set(Renderer *r, int raw, int records)
+static int hooks_set(Renderer *r, int raw, int fmt)
 {
+    if (fmt == FMT_TEXT) {
+        if (r->text_fallback != Py_None)
+            return 1;
+        PyErr_SetString(PyExc_RuntimeError, "Renderer: set_text_hooks() first");
+        return 0;
+    }
     if (r->fallback == Py_None || r->record_tail == Py_None ||
-        (records && r->records_fallback == Py_None) ||
+        (fmt == FMT_RECORDS && r->records_fallback == Py_None) ||
         (raw && (r->raw_fields == Py_None || r->raw_fragments == Py_None))) {
         PyErr_SetString(PyExc_RuntimeError, "Renderer: set_event_hooks() first");
         return 0;
@@ -1940,12 +2208,12 @@ static int hooks_set(Renderer *r, int raw, int records)
 
 static PyObject *one_event(Renderer *r, PyObject *event, int raw)
 {
-    if (!hooks_set(r, raw, 0))
+    if (!hooks_set(r, raw, FMT_JSON))
         return NULL;
     outbuf b;
     out_init(&b);
     PyObject *text = NULL;
-    if (out_event_or_fallback(r, &b, event, raw, 0) == 0)
+    if (out_event_or_fallback(r, &b, event, raw, FMT_JSON) == 0)
         text = out_text(&b);
     out_free(&b);
     return text;
@@ -1954,9 +2222,9 @@ static PyObject *one_event(Renderer *r, PyObject *event, int raw)
 /* The largest buffer many_events keeps between calls (a batch's text is ~0.1-1 MiB). */
 #define SPARE_MAX (8u << 20)
 
-static PyObject *many_events(Renderer *r, PyObject *events, int raw, int records)
+static PyObject *many_events(Renderer *r, PyObject *events, int raw, int fmt)
 {
-    if (!hooks_set(r, raw, records))
+    if (!hooks_set(r, raw, fmt))
         return NULL;
     PyObject *seq = PySequence_Tuple(events); /* a tuple: no callback can change it */
     if (!seq)
@@ -1971,7 +2239,7 @@ static PyObject *many_events(Renderer *r, PyObject *events, int raw, int records
     PyObject *result = NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
-        int rc = out_event_or_fallback(r, &b, PyTuple_GET_ITEM(seq, i), raw, records);
+        int rc = out_event_or_fallback(r, &b, PyTuple_GET_ITEM(seq, i), raw, fmt);
         if (rc < 0 || OUT_LITERAL(&b, "\n") < 0)
             goto done;
     }
@@ -1996,7 +2264,7 @@ static PyObject *Renderer_event_json(Renderer *r, PyObject *event)
 /* events_json(events) -> str: event_json of each, each followed by a newline. */
 static PyObject *Renderer_events_json(Renderer *r, PyObject *events)
 {
-    return many_events(r, events, 0, 0);
+    return many_events(r, events, 0, FMT_JSON);
 }
 
 /* raw_event_json / raw_events_json: the same for event_json(event, raw=True). */
@@ -2007,7 +2275,7 @@ static PyObject *Renderer_raw_event_json(Renderer *r, PyObject *event)
 
 static PyObject *Renderer_raw_events_json(Renderer *r, PyObject *events)
 {
-    return many_events(r, events, 1, 0);
+    return many_events(r, events, 1, FMT_JSON);
 }
 
 /* records_text(events, raw) -> str: each event in the records format (one line per
@@ -2019,7 +2287,37 @@ static PyObject *Renderer_records_text(Renderer *r, PyObject *args)
     int raw;
     if (!PyArg_ParseTuple(args, "Op", &events, &raw))
         return NULL;
-    return many_events(r, events, raw, 1);
+    return many_events(r, events, raw, FMT_RECORDS);
+}
+
+/* text_events(events, raw) -> str: formats.events_text(events, "text", raw=raw) (its
+ * interpreted lines in C; raw, the fallback's). For a renderer made with text=True. */
+static PyObject *Renderer_text_events(Renderer *r, PyObject *args)
+{
+    PyObject *events;
+    int raw;
+    if (!PyArg_ParseTuple(args, "Op", &events, &raw))
+        return NULL;
+    if (!r->text) {
+        PyErr_SetString(PyExc_RuntimeError, "Renderer: text_events() needs a text renderer");
+        return NULL;
+    }
+    return many_events(r, events, raw, FMT_TEXT);
+}
+
+/* set_text_hooks(fallback, log_names, daemon_first, daemon_end): the reference's lines
+ * of one event (callable(event, raw) -> str), LOG_NAMES, and the daemon types' range. */
+static PyObject *Renderer_set_text_hooks(Renderer *r, PyObject *args)
+{
+    PyObject *fallback, *names;
+    long first, end;
+    if (!PyArg_ParseTuple(args, "OO!ll", &fallback, &PyDict_Type, &names, &first, &end))
+        return NULL;
+    Py_XSETREF(r->text_fallback, Py_NewRef(fallback));
+    Py_XSETREF(r->log_names, Py_NewRef(names));
+    r->daemon_first = first;
+    r->daemon_end = end;
+    Py_RETURN_NONE;
 }
 
 /* set_records_hook(fallback): callable(event, raw) -> the event's records-format lines */
@@ -2068,6 +2366,10 @@ static PyMethodDef Renderer_methods[] = {
      "raw_event_json() of each event, each followed by a newline, as one str."},
     {"records_text", (PyCFunction)Renderer_records_text, METH_VARARGS,
      "records_text(events, raw): the records format of each event, as one str."},
+    {"text_events", (PyCFunction)Renderer_text_events, METH_VARARGS,
+     "text_events(events, raw): the text format (ausearch -i lines) of each event."},
+    {"set_text_hooks", (PyCFunction)Renderer_set_text_hooks, METH_VARARGS,
+     "Hand over formats' reference text lines, LOG_NAMES and the daemon types' range."},
     {"set_records_hook", (PyCFunction)Renderer_set_records_hook, METH_O,
      "Hand over formats' reference records-format rendering of one event."},
     {"set_event_hooks", (PyCFunction)Renderer_set_event_hooks, METH_VARARGS,

@@ -91,6 +91,7 @@ __all__ = [
     "neutralise",
     "reference_event_json",
     "reference_record_lines",
+    "reference_text",
     "render_event",
 ]
 
@@ -267,7 +268,12 @@ def events_text(
 ) -> str:
     """Every event rendered, each followed by a newline: what a writer of many events
     wants (the core renders a whole batch of interpreted JSON lines in one call)."""
-    if fmt in ("json", "records"):
+    if fmt == "text":
+        renderer = _text_renderer()
+        if renderer is not None:
+            lines: str = renderer.text_events(events, raw)
+            return lines
+    elif fmt in ("json", "records"):
         renderer = _event_renderer()
         if renderer is not None:
             text: str
@@ -295,6 +301,20 @@ def _event_renderer() -> Any | None:
             renderer.set_records_hook(reference_record_lines)
         _renderer_of[:] = [interpreter, renderer]
     return _renderer_of[1]
+
+
+# The core's renderer of the text format for the default interpreter (or None).
+_text_renderer_of: list[Any] = [None, None]
+
+
+def _text_renderer() -> Any | None:
+    interpreter = default_interpreter()
+    if _text_renderer_of[0] is not interpreter:
+        renderer = interpreter.native_text_renderer
+        if renderer is not None:
+            renderer.set_text_hooks(reference_text, LOG_NAMES, _DAEMON_FIRST, _DAEMON_END)
+        _text_renderer_of[:] = [interpreter, renderer]
+    return _text_renderer_of[1]
 
 
 def _escape_char(ch: str) -> str:
@@ -606,6 +626,13 @@ def text_lines(event: AuditEvent, raw: bool = False) -> list[str]:
     return lines
 
 
+def reference_text(event: AuditEvent, raw: bool = False) -> str:
+    """The event in the text format: :func:`text_lines` joined. The reference of the
+    compiled core's ``text_events`` (which hands back here any event it cannot render
+    exactly); ``tests/unit/test_native.py`` compares the two."""
+    return "\n".join(text_lines(event, raw))
+
+
 def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = False) -> str:
     """Render one event in the given format (may be several lines, no trailing newline)."""
     if fmt == "json":
@@ -613,5 +640,5 @@ def render_event(event: AuditEvent, fmt: OutputFormat = "json", *, raw: bool = F
     if fmt == "records":
         return reference_record_lines(event, raw)
     if fmt == "text":
-        return "\n".join(text_lines(event, raw))
+        return reference_text(event, raw)
     raise ValueError(f"unknown output format {fmt!r}")

@@ -222,6 +222,10 @@ def _fragment(name: str, text: str) -> str:
     return _json_string(name) + ":" + _json_string(text)
 
 
+def _text_field(name: str, text: str) -> str:
+    return name + "=" + text
+
+
 class _Memos(Generic[_Done]):
     """One interpreter's memos for one way of finishing fields (pairs or JSON).
 
@@ -264,8 +268,10 @@ class Interpreter:
         "_memoise",
         "_native",
         "_native_kinds",
+        "_native_text",
         "_pairs",
         "_sites",
+        "_text",
         "_use_enrichment",
     )
 
@@ -283,13 +289,16 @@ class Interpreter:
         self._memoise = memoise
         self._pairs: _Memos[tuple[str, str]] = _Memos(_pair)
         self._json: _Memos[str] = _Memos(_fragment)
+        self._text: _Memos[str] = _Memos(_text_field)
         self._sites: dict[tuple[object, ...], tuple[str | None, int, str]] = {}
         self._native_kinds: dict[int, dict[str, int]] = {}
         # The compiled core runs this pipeline when it is there (the memoised, escaping
         # one: the core knows no other); it declines what it cannot take.
         self._native: Any | None = None
+        self._native_text: Any | None = None
         if core is not None and memoise and escape:
-            self._native = self._make_native_renderer()
+            self._native = self._make_native_renderer(self._json, text=False)
+            self._native_text = self._make_native_renderer(self._text, text=True)
 
     @property
     def db(self) -> SystemDatabase:
@@ -350,13 +359,23 @@ class Interpreter:
         :mod:`trioaudit._output.formats` renders whole events with it."""
         return self._native
 
-    def _make_native_renderer(self) -> Any:
-        """The core's renderer, bound to this interpreter's memos and fill step."""
+    @property
+    def native_text_renderer(self) -> Any | None:
+        """The core's renderer of ``name=text`` fields (``None`` on the reference path):
+        :mod:`trioaudit._output.formats` renders the ``text`` format (``ausearch -i``
+        lines) with it. Its memos are its own; the fields are :meth:`interpret_items`'s."""
+        return self._native_text
+
+    def _make_native_renderer(self, memos: _Memos[str], *, text: bool) -> Any:
+        """The core's renderer, bound to these memos (JSON fragments, or ``name=text``
+        when *text*) and this interpreter's fill step."""
         assert core is not None
-        memos = self._json
         fill = self._fill
         call_site = self._call_site
-        multiplexed = tuple(f'{_json_string("syscall")}:"{name}' for name in _MULTIPLEXERS)
+        if text:
+            multiplexed = tuple(f"syscall={name}" for name in _MULTIPLEXERS)
+        else:
+            multiplexed = tuple(f'{_json_string("syscall")}:"{name}' for name in _MULTIPLEXERS)
 
         def site_of(record: RecordView) -> tuple[int, str | None, int]:
             # What the record's call decides (the core memoises it per call site):
@@ -399,6 +418,7 @@ class Interpreter:
             site_of,
             fill_json,
             overrides if self._use_enrichment else None,
+            text,
         )
 
     # ---- the pipeline ----------------------------------------------------------
