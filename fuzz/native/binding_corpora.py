@@ -1,5 +1,6 @@
 """Drive the CPython binding (_core.parse_line, parse_lines, parse_kernel, split_fields,
-Renderer.fields_json / event_json / events_json and their --raw forms, Reassembler,
+Renderer.fields_json / event_json / events_json and their --raw forms, the records and
+text formats (records_text, text_events), hand-built records with odd items, Reassembler,
 Drain.take / drain, WakeTimer) over every real log and the synthetic corpus: what valgrind's
 memcheck runs in fuzz/native/run.sh.
 
@@ -20,6 +21,7 @@ from trioaudit._native import core
 from trioaudit._output.formats import event_json, events_text
 from trioaudit._records import parse  # noqa: F401  (configures the core)
 from trioaudit._records.interpret import Interpreter
+from trioaudit._records.model import AuditRecord
 from trioaudit._records.reassembly import make_reassembler
 
 assert core is not None, "the compiled core is not built"
@@ -44,6 +46,17 @@ for stamp_order, max_open in ((True, 1024), (False, 3)):
     text += len(events_text(done)) + sum(len(event_json(e)) for e in done[:2000])
     for _ in range(2):  # --raw: memo misses first, then the memo's fragments
         text += len(events_text(done, raw=True))
+    for fmt in ("records", "text"):  # cold memos, then warm; interpreted and --raw
+        for raw in (False, False, True):
+            text += len(events_text(done, fmt, raw=raw))  # type: ignore[arg-type]
+# Records built by hand with items that are not (str, str) pairs: declined, never misread.
+odd = [
+    AuditRecord(1300, "SYSCALL", 1.0, 1, None, "x", items=items)  # type: ignore[arg-type]
+    for items in (((1, 2),), (("uid", 0),), (("uid",),), ("uid=0",))
+]
+native = Interpreter().native_renderer
+for record in odd:
+    assert native.fields_json(record) is None
 # The live path: every record as a kernel datagram (and runts, replies, foreign senders,
 # bytes that are not UTF-8), through Drain.take and, over a real socket, Drain.drain.
 header = struct.Struct("=IHHII")
@@ -81,6 +94,6 @@ timer.close()
 print(
     f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split, "
     f"{rendered} characters of fields JSON, {events} events reassembled, "
-    f"{text} characters of event JSON, {len(datagrams)} datagrams drained into "
+    f"{text} characters of event text (json, records, text), {len(datagrams)} datagrams drained into "
     f"{decoded} events"
 )
