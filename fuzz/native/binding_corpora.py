@@ -94,6 +94,6 @@ timer.close()
 print(
     f"{len(lines)} lines, {len(records)} records built, {pairs} pairs split, "
     f"{rendered} characters of fields JSON, {events} events reassembled, "
-    f"{text} characters of event text (json, records, text), {len(datagrams)} datagrams drained into "
-    f"{decoded} events"
+    f"{text} characters of event text (json, records, text), {len(datagrams)} datagrams "
+    f"drained into {decoded} events"
 )
