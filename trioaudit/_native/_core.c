@@ -1370,6 +1370,22 @@ static void parts_free(PyObject **parts, Py_ssize_t count)
         Py_DECREF(parts[i]);
 }
 
+/* The finished fields joined by sep into b, then released: 1, 0 to decline (a fragment
+ * that is not ASCII), -1 on error. */
+static int out_parts(outbuf *b, PyObject **parts, Py_ssize_t count, const char *sep)
+{
+    int ok = 1;
+    size_t k = strlen(sep);
+    for (Py_ssize_t j = 0; ok > 0 && j < count; j++) {
+        if (j && out_put(b, sep, k) < 0)
+            ok = -1;
+        else
+            ok = out_ascii_str(b, parts[j]);
+    }
+    parts_free(parts, count);
+    return ok;
+}
+
 /* fields_json(record) -> (json, repeats) | None: Interpreter.fields_json. */
 static PyObject *Renderer_fields_json(Renderer *r, PyObject *record)
 {
@@ -1794,13 +1810,7 @@ static int out_event(Renderer *r, outbuf *b, PyObject *event, int raw)
         ok = finished_fields(r, record, parts, &nparts, &repeats);
         if (ok <= 0)
             return ok;
-        for (Py_ssize_t j = 0; ok > 0 && j < nparts; j++) {
-            if (j && OUT_LITERAL(b, ",") < 0)
-                ok = -1;
-            else
-                ok = out_ascii_str(b, parts[j]);
-        }
-        parts_free(parts, nparts);
+        ok = out_parts(b, parts, nparts, ",");
         if (ok <= 0)
             return ok;
         if (OUT_LITERAL(b, "}") < 0)
@@ -1883,14 +1893,11 @@ static int out_record_lines(Renderer *r, outbuf *b, PyObject *event, int raw)
                 parts_free(parts, nparts);
                 return 0;
             }
-            ok = OUT_LITERAL(b, "{") < 0 ? -1 : 1;
-            for (Py_ssize_t j = 0; ok > 0 && j < nparts; j++) {
-                if (j && OUT_LITERAL(b, ",") < 0)
-                    ok = -1;
-                else
-                    ok = out_ascii_str(b, parts[j]);
+            if (OUT_LITERAL(b, "{") < 0) {
+                parts_free(parts, nparts);
+                return -1;
             }
-            parts_free(parts, nparts);
+            ok = out_parts(b, parts, nparts, ",");
             if (ok <= 0)
                 return ok;
             if (OUT_LITERAL(b, "}") < 0)
@@ -2013,18 +2020,13 @@ static int out_text_record(Renderer *r, outbuf *b, PyObject *record, const char 
     if (ok <= 0)
         return ok;
     size_t mark = b->len;
-    ok = out_put(b, node, node_len) < 0 || OUT_LITERAL(b, "type=") < 0 ||
-                 out_ascii_str(b, name) < 0 || OUT_LITERAL(b, " msg=") < 0 ||
-                 out_put(b, stamp, stamp_len) < 0 || OUT_LITERAL(b, ": ") < 0
-             ? -1
-             : 1;
-    for (Py_ssize_t j = 0; ok > 0 && j < nparts; j++) {
-        if (j && OUT_LITERAL(b, " ") < 0)
-            ok = -1;
-        else
-            ok = out_ascii_str(b, parts[j]);
+    if (out_put(b, node, node_len) < 0 || OUT_LITERAL(b, "type=") < 0 ||
+        out_ascii_str(b, name) < 0 || OUT_LITERAL(b, " msg=") < 0 ||
+        out_put(b, stamp, stamp_len) < 0 || OUT_LITERAL(b, ": ") < 0) {
+        parts_free(parts, nparts);
+        return -1;
     }
-    parts_free(parts, nparts);
+    ok = out_parts(b, parts, nparts, " ");
     if (ok <= 0)
         return ok;
     if (OUT_LITERAL(b, " ") < 0)
