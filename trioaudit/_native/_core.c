@@ -892,7 +892,10 @@ typedef struct site_slot {
  * (mask, syscall, by_value) tuple -- mask: which of a0..a3 print with the generic hex
  * printer; syscall: the finished fragment of the syscall= field at index 1, or None
  * when it cannot be shared (socketcall/ipc read a0); by_value: which of a0..a3, once
- * filled, depend on nothing but their value and this call. NULL on error. */
+ * filled, depend on nothing but their value and this call. NULL on error. In front of
+ * the dict, the renderer's site memo answers under the identities of the four items and
+ * the record type (the parser's pair cache makes them repeat); the slot holds them, so
+ * no address is reused while it names them. */
 static PyObject *call_site(Renderer *r, PyObject *record, PyObject *items, long rtype)
 {
     PyObject *sites = r->sites, *ask = r->ask_site;
@@ -945,8 +948,6 @@ static PyObject *call_site(Renderer *r, PyObject *record, PyObject *items, long 
     }
     return site;
 }
-
-
 
 static int Renderer_traverse(Renderer *r, visitproc visit, void *arg)
 {
