@@ -355,6 +355,8 @@ def readers() -> list[Reader]:
     elif "--raw" in help_text:
         found.append(Reader("trioaudit tail --raw", _start_tail(["--raw"])))
         found.append(Reader("trioaudit tail", _start_tail([])))
+        if "--normalize" in help_text:
+            found.append(Reader("trioaudit tail --normalize", _start_tail(["--normalize"])))
         if "--jobs" in help_text:
             found.append(
                 Reader(

@@ -15,6 +15,7 @@ Each tool then reads the whole corpus once, output to /dev/null:
 * ``trioaudit parse FILE`` (events, interpreted, JSON lines);
 * ``trioaudit parse --raw FILE`` (events, uninterpreted);
 * ``trioaudit parse --format text FILE`` (interpreted text, like ``ausearch -i``);
+* ``trioaudit parse --normalize FILE`` (JSON lines with go-libaudit's normalised members);
 * a libauparse walk (``auparse_walk.py`` under Debian's python3) that calls
   ``interpret_field`` on every field of every record;
 * ``ausearch -i -if FILE`` (events, interpreted, text).
@@ -253,8 +254,17 @@ def tools(corpus: Path) -> list[tuple[str, list[str] | None, str]]:
             [*trioaudit, "--format", "text", str(corpus)] if parse_ok else None,
             missing,
         ),
+        (
+            "trioaudit parse --normalize (go-libaudit's normalised members too)",
+            [*trioaudit, "--normalize", str(corpus)] if parse_ok else None,
+            missing,
+        ),
     ]
-    fallbacks = [(name + FALLBACK, argv, why) for name, argv, why in ours if "--jobs" not in name]
+    fallbacks = [
+        (name + FALLBACK, argv, why)
+        for name, argv, why in ours
+        if "--jobs" not in name and "--normalize" not in name
+    ]
     return [
         *ours,
         *fallbacks,

@@ -21,6 +21,7 @@ from ._errors import (
     AuditUsageError,
     NetlinkError,
 )
+from ._normalize import normalize as normalize_event
 from ._output.filter import FilterSyntaxError, compile_filter
 from ._records.interpret import (
     Interpreter,
@@ -156,6 +157,7 @@ __all__ = [
     "TtyAuditStatus",
     "__version__",
     "compile_filter",
+    "normalize_event",
     "open_audit_client",
     "open_log",
     "parse_kernel_record",

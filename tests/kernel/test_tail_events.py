@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,4 +109,28 @@ def test_tail_with_worker_processes_prints_the_same_events(
         assert (syscall["syscall"], syscall["uid"], syscall["key"]) == ("execve", "nobody", KEY)
         execve = next(r for r in event["records"] if r["type"] == "EXECVE")
         assert execve["argv"] == ["/bin/echo", "hi there"]
+    assert raw_audit.status()["pid"] == 0
+
+
+def test_tail_normalize_adds_aucoalesce_members(raw_audit: RawAudit, rule: tuple[str, ...]) -> None:
+    # The normalised filter term and the normalised members, on a live execve.
+    proc = _start_tail(
+        raw_audit, "--normalize", "--filter", f"key={KEY} action=executed", "--count", "1"
+    )
+    _workload()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    (line,) = out.splitlines()
+    event = json.loads(line)
+    assert event["category"] == "audit-rule"
+    assert event["result"] == "success"
+    assert event["tags"] == [KEY]
+    summary = event["summary"]
+    assert summary["action"] == "executed"
+    assert summary["actor"]["secondary"] == "65534"
+    assert summary["object"] == {"type": "file", "primary": "/bin/echo"}
+    assert event["process"]["args"] == ["/bin/echo", "hi there"]
+    assert event["process"]["exe"] == os.path.realpath("/bin/echo")  # the kernel resolves it
+    assert event["user"]["ids"]["uid"] == "65534"
+    assert event["ecs"]["event"] == {"category": ["process"], "type": ["start"]}
     assert raw_audit.status()["pid"] == 0

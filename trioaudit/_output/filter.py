@@ -21,7 +21,12 @@ the ``!`` forms negate. Field names with special meaning:
 * ``success`` -- ``yes``/``no`` (also ``true``/``false``, ``1``/``0``);
 * any other name (``comm``, ``exe``, ``uid``, ``auid``, ``pid``, ``name``...) --
   matches if *any* record has that field with a matching raw value or
-  interpreted value (so ``uid=0`` and ``uid=root`` both work).
+  interpreted value (so ``uid=0`` and ``uid=root`` both work);
+* the normalised members (docs/normalize.md), by their dotted path in the
+  normalised event (``summary.action``, ``process.exe``, ``ecs.event.category``; any
+  element of a list) and by the short names ``category``, ``action`` (the summary's),
+  ``actor``, ``object`` (the primary ones), ``object.type`` and ``how`` -- each also
+  matches a record field of the same name, should one have it.
 
 A bare ``WORD`` matches events whose raw text contains it (case-insensitive).
 
@@ -33,8 +38,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .._errors import AuditUsageError
+from .._normalize import MEMBERS
+from .._normalize import normalize as normalize_event
 from .._records.model import AuditEvent
 
 __all__ = ["FilterSyntaxError", "Predicate", "compile_filter"]
@@ -234,22 +242,62 @@ def _term(name: str, op: str, values: tuple[str, ...]) -> Predicate:
             return hit != negate
 
         return success
-    else:
+    elif name in _SHORT_NAMES or name.split(".", 1)[0] in _MEMBERS:
+        path = _SHORT_NAMES.get(name, tuple(name.split(".")))
+        fields = _record_values(name)  # a record may have a field of that name too
 
         def get(event: AuditEvent) -> list[str]:
-            out: list[str] = []
-            for rec in event.records:
-                raw = rec.raw_fields.get(name)
-                if raw is not None:
-                    out.append(raw)
-                    out.append(rec.fields.get(name, raw))
-            return out
+            return _normalised_values(normalize_event(event), path) + fields(event)
+
+    else:
+        get = _record_values(name)
 
     def predicate(event: AuditEvent) -> bool:
         hit = any(matches(candidate) for candidate in get(event))
         return hit != negate
 
     return predicate
+
+
+#: Short names of normalised members -> their path in the normalised event.
+_SHORT_NAMES: dict[str, tuple[str, ...]] = {
+    "category": ("category",),
+    "action": ("summary", "action"),
+    "actor": ("summary", "actor", "primary"),
+    "object": ("summary", "object", "primary"),
+    "object.type": ("summary", "object", "type"),
+    "how": ("summary", "how"),
+}
+_MEMBERS = frozenset(MEMBERS)
+
+
+def _normalised_values(members: dict[str, Any] | None, path: tuple[str, ...]) -> list[str]:
+    """The strings at path in the normalised event (each element of a list)."""
+    node: Any = members
+    for step in path:
+        if not isinstance(node, dict):
+            return []
+        node = node.get(step)
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [item for item in node if isinstance(item, str)]
+    return []
+
+
+def _record_values(name: str) -> Callable[[AuditEvent], list[str]]:
+    """Every raw and interpreted value of the field name in any record."""
+
+    def get(event: AuditEvent) -> list[str]:
+        out: list[str] = []
+        for rec in event.records:
+            raw = rec.raw_fields.get(name)
+            if raw is not None:
+                out.append(raw)
+                out.append(rec.fields.get(name, raw))
+        return out
+
+    return get
 
 
 def compile_filter(text: str) -> Predicate:

@@ -74,6 +74,7 @@ from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
+from .._normalize import normalize as normalize_event
 from .._records.interpret import default_interpreter, field_class
 from .._records.interpret.printers import escape_tty, print_escaped
 from .._records.model import AuditEvent, AuditRecord, format_timestamp
@@ -264,15 +265,33 @@ def reference_event_json(event: AuditEvent, raw: bool = False) -> str:
 
 
 def events_text(
-    events: Sequence[AuditEvent], fmt: OutputFormat = "json", *, raw: bool = False
+    events: Sequence[AuditEvent],
+    fmt: OutputFormat = "json",
+    *,
+    raw: bool = False,
+    normalize: bool = False,
 ) -> str:
     """Every event rendered, each followed by a newline: what a writer of many events
-    wants (the core renders a whole batch of interpreted JSON lines in one call)."""
+    wants (the core renders a whole batch of interpreted JSON lines in one call).
+
+    normalize: each JSON event also carries its normalised members (category, summary,
+    ECS ...: :func:`trioaudit.normalize_event`) after its records; JSON only.
+    """
+    if normalize:
+        if fmt != "json":
+            raise ValueError("normalized events are written as JSON only")
+        lines = events_text(events, raw=raw).split("\n")
+        for index, event in enumerate(events):
+            members = normalize_event(event)
+            if members is not None:
+                # The line is one JSON object: its members go before the closing brace.
+                lines[index] = lines[index][:-1] + "," + json_dumps(members)[1:]
+        return "\n".join(lines)
     if fmt == "text":
         renderer = _text_renderer()
         if renderer is not None:
-            lines: str = renderer.text_events(events, raw)
-            return lines
+            text_lines_out: str = renderer.text_events(events, raw)
+            return text_lines_out
     elif fmt in ("json", "records"):
         renderer = _event_renderer()
         if renderer is not None:

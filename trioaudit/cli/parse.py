@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from .._errors import AuditUsageError
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import FORMATS, events_text
 from .._records.logread import LogParser, open_log
@@ -29,7 +30,7 @@ from . import exitcodes
 from .parallel import add_jobs_option, render_in_workers
 from .progress import Progress, progress_for
 
-__all__ = ["add_output_options", "register", "run_parse"]
+__all__ = ["add_output_options", "check_output_options", "register", "run_parse"]
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +49,24 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "--filter",
         metavar="EXPR",
         help="only events matching EXPR, e.g. 'type=SYSCALL key=mykey', "
-        "'syscall=execve,openat success=no', 'uid=root', 'comm~ssh' (see docs/filter.md)",
+        "'syscall=execve,openat success=no', 'uid=root', 'comm~ssh', "
+        "'action=executed' (see docs/filter.md)",
     )
+    parser.add_argument(
+        "--normalize",
+        action="store_true",
+        help="add go-libaudit's normalised members to each JSON event: category, result, "
+        "session, tags, summary (actor, action, object, how), user, process, file, "
+        "source, destination, network, ecs (see docs/normalize.md)",
+    )
+
+
+def check_output_options(args: argparse.Namespace) -> None:
+    """Refuse the combinations of output options that mean nothing (a usage error)."""
+    if args.normalize and args.format != "json":
+        raise AuditUsageError("--normalize adds to JSON events: use it with --format json")
+    if args.normalize and args.jobs != 1:
+        raise AuditUsageError("--normalize runs in one process: leave out --jobs")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,7 +138,9 @@ def _render_here(
                     events = [event for event in events if predicate(event)]
                 if args.count is not None:
                     events = events[: args.count - emitted]
-                stream.write(events_text(events, args.format, raw=args.raw))
+                stream.write(
+                    events_text(events, args.format, raw=args.raw, normalize=args.normalize)
+                )
                 emitted += len(events)
                 if args.count is not None and emitted >= args.count:
                     return parsers
@@ -150,6 +169,7 @@ def no_records_note(path: str, lines: int) -> str:
 def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``trioaudit parse``; returns the exit code."""
     stream = out if out is not None else sys.stdout
+    check_output_options(args)
     predicate = compile_filter(args.filter) if args.filter else None
     progress = progress_for(sys.stderr, stream)
     if args.jobs > 1:

@@ -45,7 +45,7 @@ from .._trio.client import AuditClient, ClientMode, open_audit_client, process_n
 from .._trio.signals import UnfinishedCleanup, registration_left, run_until_signalled
 from .._trio.streams import EventStream
 from . import parallel
-from .parse import add_output_options
+from .parse import add_output_options, check_output_options
 
 log = logging.getLogger("trioaudit")
 
@@ -281,7 +281,7 @@ async def _stream(
                 batch = batch[: int(remaining)]
             if not batch:
                 continue
-            text = events_text(batch, args.format, raw=args.raw)
+            text = events_text(batch, args.format, raw=args.raw, normalize=args.normalize)
             if inline:
                 # No checkpoint here: the socket reader (same thread) must get its turn
                 # after each batch, or under a flood the kernel's backlog fills -- and it
@@ -392,7 +392,8 @@ def _write(out: TextIO, text: str) -> None:
 
 def run_tail(args: argparse.Namespace) -> int:
     """Run ``tail`` until --count, --duration, or SIGINT/SIGTERM/SIGHUP (``StoppedBySignal``)."""
-    # Compile first: a bad filter is a usage error before any kernel traffic.
+    # Check first: a bad filter or option is a usage error before any kernel traffic.
+    check_output_options(args)
     predicate = compile_filter(args.filter) if args.filter else None
     run_until_signalled(functools.partial(_tail, args, sys.stdout, predicate))
     return 0
