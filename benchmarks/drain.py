@@ -357,6 +357,8 @@ def readers() -> list[Reader]:
         found.append(Reader("trioaudit tail", _start_tail([])))
         if "--normalize" in help_text:
             found.append(Reader("trioaudit tail --normalize", _start_tail(["--normalize"])))
+        if "--context" in help_text:
+            found.append(Reader("trioaudit tail --context", _start_tail(["--context"])))
         if "--jobs" in help_text:
             found.append(
                 Reader(

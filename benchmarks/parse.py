@@ -16,6 +16,7 @@ Each tool then reads the whole corpus once, output to /dev/null:
 * ``trioaudit parse --raw FILE`` (events, uninterpreted);
 * ``trioaudit parse --format text FILE`` (interpreted text, like ``ausearch -i``);
 * ``trioaudit parse --normalize FILE`` (JSON lines with go-libaudit's normalised members);
+* ``trioaudit parse --context FILE`` (JSON lines with each event's process ancestry);
 * a libauparse walk (``auparse_walk.py`` under Debian's python3) that calls
   ``interpret_field`` on every field of every record;
 * ``ausearch -i -if FILE`` (events, interpreted, text).
@@ -259,11 +260,16 @@ def tools(corpus: Path) -> list[tuple[str, list[str] | None, str]]:
             [*trioaudit, "--normalize", str(corpus)] if parse_ok else None,
             missing,
         ),
+        (
+            "trioaudit parse --context (process ancestry too)",
+            [*trioaudit, "--context", str(corpus)] if parse_ok else None,
+            missing,
+        ),
     ]
     fallbacks = [
         (name + FALLBACK, argv, why)
         for name, argv, why in ours
-        if "--jobs" not in name and "--normalize" not in name
+        if "--jobs" not in name and "--normalize" not in name and "--context" not in name
     ]
     return [
         *ours,

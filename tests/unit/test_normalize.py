@@ -237,7 +237,7 @@ def test_normalize_adds_the_members_to_each_json_line() -> None:
             continue
         assert json.loads(before) == {k: v for k, v in parsed.items() if k not in members}
         assert {k: parsed[k] for k in members} == members
-    with pytest.raises(ValueError, match="JSON only"):
+    with pytest.raises(ValueError, match="as JSON only"):
         events_text(events, "text", normalize=True)
 
 

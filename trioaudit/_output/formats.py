@@ -69,7 +69,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
@@ -270,20 +270,26 @@ def events_text(
     *,
     raw: bool = False,
     normalize: bool = False,
+    ancestry: Callable[[AuditEvent], list[dict[str, Any]] | None] | None = None,
 ) -> str:
     """Every event rendered, each followed by a newline: what a writer of many events
     wants (the core renders a whole batch of interpreted JSON lines in one call).
 
     normalize: each JSON event also carries its normalised members (category, summary,
-    ECS ...: :func:`trioaudit.normalize_event`) after its records; JSON only.
+    ECS ...: :func:`trioaudit.normalize_event`) after its records; ancestry: gives an
+    event's process chain, written as its ``ancestry`` member (docs/context.md). JSON
+    only.
     """
-    if normalize:
+    if normalize or ancestry is not None:
         if fmt != "json":
-            raise ValueError("normalized events are written as JSON only")
+            raise ValueError("normalized events and their context are written as JSON only")
         lines = events_text(events, raw=raw).split("\n")
         for index, event in enumerate(events):
-            members = normalize_event(event)
-            if members is not None:
+            members = (normalize_event(event) or {}) if normalize else {}
+            chain = ancestry(event) if ancestry is not None else None
+            if chain:
+                members["ancestry"] = chain
+            if members:
                 # The line is one JSON object: its members go before the closing brace.
                 lines[index] = lines[index][:-1] + "," + json_dumps(members)[1:]
         return "\n".join(lines)

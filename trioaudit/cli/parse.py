@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
+from .._context import ProcessTable
 from .._errors import AuditUsageError
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import FORMATS, events_text
@@ -30,7 +31,16 @@ from . import exitcodes
 from .parallel import add_jobs_option, render_in_workers
 from .progress import Progress, progress_for
 
-__all__ = ["add_output_options", "check_output_options", "register", "run_parse"]
+__all__ = [
+    "add_output_options",
+    "check_output_options",
+    "context_for",
+    "register",
+    "run_parse",
+]
+
+#: events_text's ancestry hook.
+Ancestry = Callable[[AuditEvent], list[dict[str, Any]] | None]
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -60,13 +70,26 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "source, destination, network, ecs (see docs/normalize.md)",
     )
 
+    parser.add_argument(
+        "--context",
+        action="store_true",
+        help="add each event's process ancestry (pid, ppid, exe, args, start; container "
+        "and systemd unit where known) as its 'ancestry' member (see docs/context.md)",
+    )
+
 
 def check_output_options(args: argparse.Namespace) -> None:
     """Refuse the combinations of output options that mean nothing (a usage error)."""
-    if args.normalize and args.format != "json":
-        raise AuditUsageError("--normalize adds to JSON events: use it with --format json")
-    if args.normalize and args.jobs != 1:
-        raise AuditUsageError("--normalize runs in one process: leave out --jobs")
+    for option, given in (("--normalize", args.normalize), ("--context", args.context)):
+        if given and args.format != "json":
+            raise AuditUsageError(f"{option} adds to JSON events: use it with --format json")
+        if given and args.jobs != 1:
+            raise AuditUsageError(f"{option} runs in one process: leave out --jobs")
+
+
+def context_for(args: argparse.Namespace, table: ProcessTable | None) -> Ancestry | None:
+    """The ancestry hook of events_text for --context (None without it)."""
+    return table.context if args.context and table is not None else None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,6 +150,10 @@ def _render_here(
     """Parse and render in this process; returns the parsers (for --stats)."""
     parsers: list[LogParser] = []
     emitted = 0
+    # --context: the log's own exec and syscall events are the process tree (no /proc:
+    # the processes of a log are not this machine's now).
+    table = ProcessTable() if args.context else None
+    ancestry = context_for(args, table)
     for path in args.files:
         parser = LogParser(timeout=args.timeout, max_open=args.max_open)
         parsers.append(parser)
@@ -134,12 +161,21 @@ def _render_here(
             # In batches of lines: one parse call and one render call per batch (the
             # core renders a whole batch of JSON lines at once), not per event.
             for events in _event_batches(parser, lines):
+                if table is not None:
+                    for event in events:  # every event teaches the tree, kept or not
+                        table.observe(event)
                 if predicate is not None:
                     events = [event for event in events if predicate(event)]
                 if args.count is not None:
                     events = events[: args.count - emitted]
                 stream.write(
-                    events_text(events, args.format, raw=args.raw, normalize=args.normalize)
+                    events_text(
+                        events,
+                        args.format,
+                        raw=args.raw,
+                        normalize=args.normalize,
+                        ancestry=ancestry,
+                    )
                 )
                 emitted += len(events)
                 if args.count is not None and emitted >= args.count:

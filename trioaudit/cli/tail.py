@@ -37,6 +37,7 @@ from typing import Any, TextIO
 
 import trio
 
+from .._context import ProcessTable, procfs
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import events_text
 from .._records.model import KernelRecord
@@ -45,7 +46,7 @@ from .._trio.client import AuditClient, ClientMode, open_audit_client, process_n
 from .._trio.signals import UnfinishedCleanup, registration_left, run_until_signalled
 from .._trio.streams import EventStream
 from . import parallel
-from .parse import add_output_options, check_output_options
+from .parse import add_output_options, check_output_options, context_for
 
 log = logging.getLogger("trioaudit")
 
@@ -269,19 +270,26 @@ async def _stream(
     """Write events until *remaining* are written, then report losses (also when cancelled)."""
     jobs: int = args.jobs
     inline = _never_blocks(out)
+    table = _live_process_table() if args.context else None
+    ancestry = context_for(args, table)
     try:
         if jobs > 1:
             await _render_in_workers(args, out, events, jobs, remaining)
             return
         while remaining > 0:
             batch = await events.receive_batch(EVENTS_PER_TURN)
+            if table is not None:
+                for event in batch:  # every event teaches the tree, kept or not
+                    table.observe(event)
             if predicate is not None:
                 batch = [event for event in batch if predicate(event)]
             if len(batch) > remaining:
                 batch = batch[: int(remaining)]
             if not batch:
                 continue
-            text = events_text(batch, args.format, raw=args.raw, normalize=args.normalize)
+            text = events_text(
+                batch, args.format, raw=args.raw, normalize=args.normalize, ancestry=ancestry
+            )
             if inline:
                 # No checkpoint here: the socket reader (same thread) must get its turn
                 # after each batch, or under a flood the kernel's backlog fills -- and it
@@ -383,6 +391,14 @@ def _never_blocks(out: TextIO) -> bool:
     if stat.S_ISREG(info.st_mode):
         return True
     return stat.S_ISCHR(info.st_mode) and (os.major(info.st_rdev), os.minor(info.st_rdev)) in _SINKS
+
+
+def _live_process_table() -> ProcessTable:
+    """--context live: the processes running now (from /proc), and each process first
+    seen in the stream classified by its cgroup while it still runs."""
+    table = ProcessTable(cgroup_of=procfs.read_cgroup)
+    table.seed(procfs.snapshot())
+    return table
 
 
 def _write(out: TextIO, text: str) -> None:
