@@ -98,6 +98,28 @@ def test_snapshot_detail(snap_compare: object) -> None:
     assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
 
 
+def test_snapshot_normalized_feed(snap_compare: object) -> None:
+    # The summary column as go-libaudit normalises the event (--normalize, or the n key).
+    async def run_before(pilot: Pilot[None]) -> None:
+        await replayed(pilot)
+        await pilot.press("slash", *"action=executed,opened-file", "enter")
+        await pilot.pause(0.2)
+
+    app = replay_app(normalized=True)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
+def test_snapshot_detail_with_ancestry_and_normalised_members(snap_compare: object) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await replayed(pilot)
+        await pilot.press("slash", *"action=executed", "enter")
+        await pilot.press("end", "enter")
+        await pilot.pause(0.2)
+
+    app = replay_app(normalized=True)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
 def test_snapshot_help(snap_compare: object) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await replayed(pilot)
@@ -225,6 +247,24 @@ async def test_control_keys_are_refused_politely_in_replay() -> None:
         await pilot.press("e", "plus", "r")
         await pilot.pause()
         assert app.screen is app.screen_stack[0]  # no dialog opened, nothing crashed
+        # ... and the footer does not offer them: only the keys that work in a replay.
+        for action in ("toggle_enabled", "rate_limit", "backlog_limit", "rules"):
+            assert app.check_action(action, ()) is False
+        for action in ("filter", "pause", "toggle_normalized", "quit"):
+            assert app.check_action(action, ()) is True
+
+
+@on_asyncio
+async def test_the_n_key_toggles_the_normalised_summary() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        assert feed.normalized is False
+        await pilot.press("n")
+        assert feed.normalized is True and app.normalized is True
+        await pilot.press("n")
+        assert feed.normalized is False
 
 
 @on_asyncio

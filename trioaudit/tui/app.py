@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, Input, Label
 
+from .._context import ProcessTable, procfs
+from .._normalize import normalize as normalize_event
 from .._output.filter import FilterSyntaxError, compile_filter
 from .bridge import AuditSource, LiveSource, ReplaySource
 from .messages import CommandFinished, CommandRequested, EventsArrived, SourceFailed, StatusUpdated
@@ -36,6 +38,9 @@ from .widgets.status_panel import StatusPanel
 
 if TYPE_CHECKING:
     from ..rules import AuditRule
+
+#: Actions that change the kernel: hidden when the source cannot (a replay).
+_KERNEL_ACTIONS = frozenset({"toggle_enabled", "rate_limit", "backlog_limit", "rules"})
 
 
 class AuditApp(App[None]):
@@ -65,6 +70,13 @@ class AuditApp(App[None]):
         Binding("B", "backlog_limit(-1)", f"Backlog -{BACKLOG_LIMIT_STEP}", id="backlog-down"),
         Binding("space", "pause", "Pause", id="pause", tooltip="Freeze the feed; events are kept"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding(
+            "n",
+            "toggle_normalized",
+            "Normalised",
+            id="normalized",
+            tooltip="Summary column: go-libaudit's normalised summary (who did what to what)",
+        ),
         Binding("r", "rules", "Rules", id="rules"),
         Binding("c", "clear", "Clear", id="clear"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
@@ -77,21 +89,31 @@ class AuditApp(App[None]):
     """The latest status from the source."""
 
     def __init__(
-        self, source: AuditSource, *, ring_size: int = DEFAULT_RING_SIZE, show_clock: bool = True
+        self,
+        source: AuditSource,
+        *,
+        ring_size: int = DEFAULT_RING_SIZE,
+        show_clock: bool = True,
+        normalized: bool = False,
+        processes: ProcessTable | None = None,
     ) -> None:
         super().__init__()
         self.source = source
         self.show_clock = show_clock
         self.ring_size = ring_size
+        self.normalized = normalized
+        #: Every arriving event teaches it; the detail screen shows an event's ancestry.
+        self.processes = processes if processes is not None else ProcessTable()
         self._held: list[Any] = []
         self._held_count = 0
         self._stopping = False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Behind the not-root screen only quitting makes sense: hide the other keys."""
+        """Show only the keys that work: behind the not-root screen only quitting; in a
+        replay none of the kernel's (there is no kernel to change)."""
         if isinstance(self.screen, NotRootScreen):
             return action == "quit"
-        return True
+        return self.source.can_control or action not in _KERNEL_ACTIONS
 
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -108,6 +130,7 @@ class AuditApp(App[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.query_one(EventFeed).normalized = self.normalized
         self.query_one("#filter-input", Input).display = False
         self.query_one("#filter-error", Label).display = False
         self.sub_title = self._mode_text(self.source.mode)
@@ -131,6 +154,8 @@ class AuditApp(App[None]):
                 message.consumed()
 
     def _take_events(self, message: EventsArrived) -> None:
+        for event in message.events:  # also those held while paused or filtered out
+            self.processes.observe(event)
         if self.paused:
             self._held.extend(message.events)
             self._held_count += len(message.events)
@@ -171,7 +196,18 @@ class AuditApp(App[None]):
         self._update_feed_title()
 
     def on_event_feed_selected(self, message: EventFeed.Selected) -> None:
-        self.push_screen(DetailScreen(message.event))
+        event = message.event
+        normalized = normalize_event(event) if self.normalized else None
+        self.push_screen(
+            DetailScreen(event, normalized=normalized, ancestry=self.processes.context(event))
+        )
+
+    def action_toggle_normalized(self) -> None:
+        self.normalized = not self.normalized
+        feed = self.query_one(EventFeed)
+        feed.normalized = self.normalized
+        feed.refresh()
+        self.notify("summary: normalised" if self.normalized else "summary: plain")
 
     def _update_feed_title(self) -> None:
         feed = self.query_one(EventFeed)
@@ -301,11 +337,21 @@ def make_app(
     mode: str = "auto",
     loop_forever: bool = False,
     show_clock: bool = True,
+    normalized: bool = False,
 ) -> AuditApp:
     """Build the app for the live kernel or for a replayed log (posting-style factory)."""
     source: AuditSource
     if replay is not None:
         source = ReplaySource(replay, speed=speed, loop_forever=loop_forever)
+        processes = ProcessTable()  # the log's own processes: no /proc
     else:
         source = LiveSource(mode)  # type: ignore[arg-type]
-    return AuditApp(source, ring_size=ring_size, show_clock=show_clock)
+        processes = ProcessTable(cgroup_of=procfs.read_cgroup)
+        processes.seed(procfs.snapshot())
+    return AuditApp(
+        source,
+        ring_size=ring_size,
+        show_clock=show_clock,
+        normalized=normalized,
+        processes=processes,
+    )

@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--loop", action="store_true", help="replay the file again at its end")
     parser.add_argument(
+        "--normalize",
+        action="store_true",
+        help="start with the normalised summary column (go-libaudit's: who did what to "
+        "what, how); the n key toggles it",
+    )
+    parser.add_argument(
         "--ring",
         type=int,
         default=DEFAULT_RING_SIZE,
@@ -115,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ring_size=args.ring,
         mode=args.mode,
         loop_forever=args.loop,
+        normalized=args.normalize,
     )
     return asyncio.run(run_until_signalled(app))
 

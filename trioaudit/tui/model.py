@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .._normalize import normalize as normalize_event
 from .._output.formats import neutralise
 from .._records.model import AuditEvent
 from .._trio.client import ClientStatistics
@@ -111,3 +112,19 @@ def event_summary(event: AuditEvent) -> str:
     if "msg" in fields:
         return fields["msg"]
     return " ".join(f"{k}={v}" for k, v in list(fields.items())[:6])
+
+
+def normalized_summary(event: AuditEvent) -> str:
+    """The feed's summary with normalisation on: who did what to which object, how
+    (aucoalesce's summary: docs/normalize.md), or the plain summary when it has none."""
+    members = normalize_event(event)
+    summary = members.get("summary", {}) if members is not None else {}
+    action = summary.get("action")
+    if not action:
+        return event_summary(event)
+    actor = summary.get("actor", {}).get("primary", "")
+    target = summary.get("object", {})
+    parts = [actor, action, target.get("primary") or target.get("type", "")]
+    text = " ".join(part for part in parts if part)
+    how = summary.get("how")
+    return f"{text} · {how}" if how else text

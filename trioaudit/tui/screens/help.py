@@ -15,6 +15,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("b / B", "raise / lower the backlog limit by 1024 records"),
     ("space", "pause / resume the feed (events are still counted and kept)"),
     ("/", "filter the feed (same language as `trioaudit tail --filter`)"),
+    ("n", "normalised summary column on / off (who did what to what, how)"),
     ("enter", "show every record of the highlighted event"),
     ("↑ ↓ PgUp PgDn Home", "move; moving up stops following the tail"),
     ("End", "follow the tail again"),

@@ -37,7 +37,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..._records.model import AuditEvent
-from ..model import DEFAULT_RING_SIZE, event_kind, event_summary, safe
+from ..model import DEFAULT_RING_SIZE, event_kind, event_summary, normalized_summary, safe
 
 Predicate = Callable[[AuditEvent], bool]
 
@@ -60,8 +60,9 @@ def _cell(text: str, width: int) -> str:
     return text[: width - 1].ljust(width - 1) + " "
 
 
-def event_row(event: AuditEvent) -> str:
-    """The feed's text for one event (already neutralised)."""
+def event_row(event: AuditEvent, normalized: bool = False) -> str:
+    """The feed's text for one event (already neutralised); normalized: the summary
+    column is the normalised summary."""
     success = event.success
     uid = event.uid or "-"
     auid = event.auid or "-"
@@ -73,7 +74,7 @@ def event_row(event: AuditEvent) -> str:
         event.comm or event.exe or "",
         f"{uid}/{auid}",
         event.key or "",
-        event_summary(event),
+        normalized_summary(event) if normalized else event_summary(event),
     )
     return "".join(
         _cell(safe(value), width) for value, (_, width) in zip(values, COLUMNS, strict=True)
@@ -130,6 +131,8 @@ class EventFeed(ScrollView, can_focus=True):
         self.shown: list[AuditEvent] = []
         self.predicate: Predicate | None = None
         self.total = 0
+        self.normalized = False
+        """The summary column shows the normalised summary (set by the app)."""
 
     # ---- data in --------------------------------------------------------------------
     def add_events(self, events: Iterable[AuditEvent]) -> None:
@@ -195,7 +198,7 @@ class EventFeed(ScrollView, can_focus=True):
         if not 0 <= index < len(self.shown):
             return Strip.blank(width, self.rich_style)
         event = self.shown[index]
-        text = Text(event_row(event)[:width].ljust(width), no_wrap=True, end="")
+        text = Text(event_row(event, self.normalized)[:width].ljust(width), no_wrap=True, end="")
         kind = event_kind(event)
         style = self.rich_style
         if kind != "plain":
