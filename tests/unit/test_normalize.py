@@ -262,3 +262,74 @@ def test_the_filter_matches_normalised_members() -> None:
     assert kept("ecs.event.category=authentication")
     assert kept("action=executed") == kept("summary.action=executed")
     assert not kept("action=no-such-action")
+
+
+#: Record types go-libaudit does not normalise, from real logs of tests/data/wild
+#: (docs/normalize.md, "Departures"): trioaudit's own entries (_normalize/extensions.py).
+OWN_CASES = [
+    (
+        "type=APPARMOR_DENIED msg=audit(1190305421.066:14665):  type=1503 "
+        'operation="inode_permission" requested_mask="w" denied_mask="w" '
+        'name=2F746D702F646F6573206E6F74206578697374 pid=31401 profile="/home/steve/tmp/sh"',
+        "mac-decision",
+        "violated-apparmor-policy",
+        {"type": "policy", "primary": "/tmp/does not exist", "secondary": "w"},
+        {},
+    ),
+    (
+        "type=URINGOP msg=audit(1737533617.373:12266329): uring_op=18 success=yes exit=0 "
+        "items=0 ppid=140504 pid=3178806 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 "
+        "fsgid=0 subj=unconfined key=(null)",
+        "audit-rule",
+        "performed-io_uring-operation",
+        {"type": "io_uring", "primary": "openat"},
+        {"category": ["process"], "type": ["info"]},
+    ),
+    (
+        "type=BPF msg=audit(1737533267.765:12263987): prog-id=75 op=LOAD",
+        "configuration",
+        "loaded-bpf-program",
+        {"type": "bpf-program", "primary": "75"},
+        {"category": ["configuration"], "type": ["creation"]},
+    ),
+    (
+        "type=BPF msg=audit(1737533267.766:12263988): prog-id=75 op=UNLOAD",
+        "configuration",
+        "unloaded-bpf-program",
+        {"type": "bpf-program", "primary": "75"},
+        {"category": ["configuration"], "type": ["deletion"]},
+    ),
+    (
+        "type=MAC_UNLBL_ALLOW msg=audit(1631783567.248:3): netlabel: auid=0 ses=0 "
+        'unlbl_accept=1 old=0\x1dAUID="root"',
+        "mac",
+        "changed-unlabeled-traffic-policy",
+        {"type": "mac-config", "primary": "1"},
+        {"category": ["configuration"], "type": ["change"]},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "category", "action", "target", "ecs_event"),
+    OWN_CASES,
+    ids=[case[0].split()[0][5:] + case[0].split()[-1][:9] for case in OWN_CASES],
+)
+def test_record_types_go_libaudit_lacks_have_our_own_normalisation(
+    line: str, category: str, action: str, target: dict[str, str], ecs_event: dict[str, Any]
+) -> None:
+    got = normalize_event(AuditEvent(1, 1.0, None, (_record(line),)))
+    assert got is not None
+    assert got["category"] == category
+    assert got["summary"]["action"] == action
+    assert got["summary"]["object"] == target
+    assert got["ecs"]["event"] == ecs_event
+
+
+def test_our_entries_never_shadow_go_libaudits() -> None:
+    from trioaudit._normalize.extensions import OWN_NORMALIZATIONS
+    from trioaudit._tables.normalizations import NORMALIZATIONS
+
+    theirs = {name for entry in NORMALIZATIONS for name in entry["record_types"]}
+    ours = {name for entry in OWN_NORMALIZATIONS for name in entry["record_types"]}
+    assert not theirs & ours

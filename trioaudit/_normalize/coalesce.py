@@ -26,6 +26,7 @@ from .._tables.msgtype_names import MSGTYPE_NAMES
 from .._tables.msgtypes import AuditMessageType as _T
 from .._tables.normalizations import CATEGORY_RANGES, NORMALIZATIONS
 from .data import record_data
+from .extensions import OWN_CATEGORIES, OWN_NORMALIZATIONS
 
 __all__ = ["MEMBERS", "normalize"]
 
@@ -80,6 +81,9 @@ def _tables() -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]
 
 
 _BY_SYSCALL, _BY_TYPE = _tables()
+_OWN_BY_TYPE: dict[str, list[dict[str, Any]]] = {}
+for _own in OWN_NORMALIZATIONS:
+    _OWN_BY_TYPE.setdefault(_own["record_types"][0], []).append(_own)
 
 
 def category_of(rtype: int) -> str:
@@ -87,7 +91,7 @@ def category_of(rtype: int) -> str:
     found = _CATEGORIES.get(rtype)
     if found is None:
         found = next((name for low, high, name in CATEGORY_RANGES if low <= rtype <= high), None)
-        _CATEGORIES[rtype] = found = found or "unknown"
+        _CATEGORIES[rtype] = found = found or OWN_CATEGORIES.get(rtype, "unknown")
     return found
 
 
@@ -323,12 +327,22 @@ def _apply_normalization(built: _Event) -> None:
     if built.rtype == _SYSCALL:
         norm = syscall_norm
     else:
-        candidates = _BY_TYPE.get(MSGTYPE_NAMES.get(built.rtype, ""), [])
+        type_name = MSGTYPE_NAMES.get(built.rtype, "")
+        candidates = _BY_TYPE.get(type_name, [])
         norm = candidates[0] if len(candidates) == 1 else None
         if len(candidates) > 1:  # the last whose has_fields are all present
             for candidate in candidates:
                 if all(name in built.data for name in candidate["has_fields"]):
                     norm = candidate
+        if not candidates:  # a type go-libaudit lacks: ours (extensions), if any holds
+            norm = next(
+                (
+                    own
+                    for own in _OWN_BY_TYPE.get(type_name, ())
+                    if all(built.data.get(k) == v for k, v in own["when"].items())
+                ),
+                None,
+            )
     if norm is None:
         built.warnings.append("no normalization found for event")
         return

@@ -28,6 +28,7 @@ from .._records.model import AuditRecord
 from .._tables import syscalls as _syscalls
 from .._tables.msgtypes import AuditMessageType as _T
 from .._tables.normalizations import ARCH_NAMES
+from .._tables.uringops import URINGOP_NAMES
 
 __all__ = ["RecordData", "record_data"]
 
@@ -50,6 +51,8 @@ _SECCOMP, _PROCTITLE, _USER_CMD = int(_T.SECCOMP), int(_T.PROCTITLE), int(_T.USE
 _TTY_TYPES = frozenset({int(_T.TTY), int(_T.USER_TTY)})
 _USER_LOGIN, _AVC, _LOGIN = int(_T.USER_LOGIN), int(_T.AVC), int(_T.LOGIN)
 _HOSTNAME_IN_PARENS = frozenset({int(_T.CRED_DISP), int(_T.USER_START), int(_T.USER_END)})
+_URINGOP = int(_T.URINGOP)
+_APPARMOR_FIRST, _APPARMOR_LAST = int(_T.APPARMOR_AUDIT), int(_T.APPARMOR_ERROR)
 
 
 class DataError(ValueError):
@@ -174,6 +177,19 @@ def _enrich(rtype: int, fields: dict[str, _Field], tags: list[str]) -> None:
         _hex_decode(fields, "name")
     elif rtype == _USER_LOGIN:
         _hex_decode(fields, "acct")
+    # Beyond auparse (record types go-libaudit does not normalise; extensions.py):
+    elif rtype == _URINGOP:
+        _uring_op_name(fields)
+    elif _APPARMOR_FIRST <= rtype <= _APPARMOR_LAST:
+        _hex_decode(fields, "name")
+        _hex_decode(fields, "name2")
+
+
+def _uring_op_name(fields: dict[str, _Field]) -> None:
+    found = fields.get("uring_op")
+    number = _go_int(found.value) if found is not None else None
+    if found is not None and number is not None:
+        found.value = URINGOP_NAMES.get(number, found.value)
 
 
 def _split_selinux(fields: dict[str, _Field], name: str) -> None:
