@@ -264,8 +264,9 @@ def test_the_filter_matches_normalised_members() -> None:
     assert not kept("action=no-such-action")
 
 
-#: Record types go-libaudit does not normalise, from real logs of tests/data/wild
-#: (docs/normalize.md, "Departures"): trioaudit's own entries (_normalize/extensions.py).
+#: Record types go-libaudit does not normalise, from real logs of tests/data/wild (and
+#: one in the kernel's format): trioaudit's own entries (_normalize/extensions.py,
+#: docs/normalize.md "Departures").
 OWN_CASES = [
     (
         "type=APPARMOR_DENIED msg=audit(1190305421.066:14665):  type=1503 "
@@ -298,6 +299,16 @@ OWN_CASES = [
         "unloaded-bpf-program",
         {"type": "bpf-program", "primary": "75"},
         {"category": ["configuration"], "type": ["deletion"]},
+    ),
+    (
+        # kernel/audit.c's audit_log_multicast() format (not from a log of ours)
+        "type=EVENT_LISTENER msg=audit(1737533000.001:77): pid=4242 uid=0 auid=4294967295 "
+        'tty=pts0 ses=4294967295 subj=unconfined comm="trioaudit" exe="/usr/bin/python3.11" '
+        "nl-mcgrp=1 op=connect res=1",
+        "configuration",
+        "changed-audit-listener",
+        {"type": "audit-config", "primary": "1", "secondary": "connect"},
+        {"category": ["configuration"], "type": ["change"]},
     ),
     (
         "type=MAC_UNLBL_ALLOW msg=audit(1631783567.248:3): netlabel: auid=0 ses=0 "
