@@ -237,11 +237,17 @@ def test_a_huge_line_is_left_to_the_reference() -> None:
 # ---- end to end: the CLI on both cores ------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["json", "records", "text"])
+@pytest.mark.parametrize(
+    ("fmt", "extra"),
+    [("json", ()), ("records", ()), ("text", ()), ("json", ("--normalize", "--context"))],
+    ids=["json", "records", "text", "normalized"],
+)
 @pytest.mark.parametrize("raw", [False, True], ids=["interpreted", "raw"])
-def test_parse_prints_the_same_bytes_on_both_cores(fmt: str, raw: bool) -> None:
+def test_parse_prints_the_same_bytes_on_both_cores(
+    fmt: str, extra: tuple[str, ...], raw: bool
+) -> None:
     files = [str(p) for p in LOGS]
-    argv = [sys.executable, "-m", "trioaudit.cli.main", "parse", "--format", fmt, *files]
+    argv = [sys.executable, "-m", "trioaudit.cli.main", "parse", "--format", fmt, *extra, *files]
     if raw:
         argv.append("--raw")
     env = {**os.environ, "TZ": "UTC"}
