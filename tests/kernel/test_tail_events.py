@@ -127,10 +127,11 @@ def test_tail_normalize_adds_aucoalesce_members(raw_audit: RawAudit, rule: tuple
     assert event["tags"] == [KEY]
     summary = event["summary"]
     assert summary["action"] == "executed"
-    assert summary["actor"]["secondary"] == "65534"
+    assert summary["actor"]["secondary"] == "nobody"  # ids resolved, as Auditbeat does
     assert summary["object"] == {"type": "file", "primary": "/bin/echo"}
     assert event["process"]["args"] == ["/bin/echo", "hi there"]
     assert event["process"]["exe"] == os.path.realpath("/bin/echo")  # the kernel resolves it
     assert event["user"]["ids"]["uid"] == "65534"
+    assert event["user"]["names"]["uid"] == "nobody"
     assert event["ecs"]["event"] == {"category": ["process"], "type": ["start"]}
     assert raw_audit.status()["pid"] == 0

@@ -21,6 +21,7 @@ from trioaudit._normalize import MEMBERS
 from trioaudit._normalize.data import record_data
 from trioaudit._output.filter import compile_filter
 from trioaudit._output.formats import events_text
+from trioaudit._records.interpret import StaticSystemDatabase, default_interpreter
 from trioaudit._records.logread import LogParser
 from trioaudit._records.model import AuditEvent, AuditRecord
 from trioaudit._records.parse import parse_log_line
@@ -229,8 +230,9 @@ def test_normalize_adds_the_members_to_each_json_line() -> None:
     plain = events_text(events).splitlines()
     normalised = events_text(events, normalize=True).splitlines()
     assert len(plain) == len(normalised) == len(events)
+    names = default_interpreter().db  # the CLI resolves ids as Auditbeat does
     for event, before, after in zip(events, plain, normalised, strict=True):
-        members = normalize_event(event)
+        members = normalize_event(event, names=names)
         parsed = json.loads(after)
         if members is None:
             assert after == before
@@ -344,3 +346,46 @@ def test_our_entries_never_shadow_go_libaudits() -> None:
     theirs = {name for entry in NORMALIZATIONS for name in entry["record_types"]}
     ours = {name for entry in OWN_NORMALIZATIONS for name in entry["record_types"]}
     assert not theirs & ours
+
+
+def test_ids_resolve_to_names_as_auditbeat_shows_them() -> None:
+    lines = next(c for f, c in CASES if c["name"] == "linkat_syscall")["lines"]
+    db = StaticSystemDatabase(users={0: "root", 1000: "ubuntu"}, groups={0: "root"})
+    got = normalize_event(_event_of(lines), names=db)
+    assert got is not None
+    assert got["summary"]["actor"] == {"primary": "ubuntu", "secondary": "root"}
+    assert got["user"]["names"] == {
+        "auid": "ubuntu",
+        "egid": "root",
+        "euid": "root",
+        "fsgid": "root",
+        "fsuid": "root",
+        "gid": "root",
+        "sgid": "root",
+        "suid": "root",
+        "uid": "root",
+    }
+    assert list(got["user"]) == ["ids", "names", "selinux"]
+    # unknown ids, and "unset", stay as they are
+    plain = normalize_event(_event_of(lines), names=StaticSystemDatabase())
+    assert plain == normalize_event(_event_of(lines))
+
+
+def test_ecs_entities_get_names_and_file_owners_resolve() -> None:
+    for _, case in CASES:
+        got = normalize_event(_event_of(case["lines"]))
+        assert got is not None
+        if got["ecs"]["user"].get("id", "").isdigit() or got.get("file", {}).get("uid"):
+            break
+    else:
+        pytest.fail("no golden case with an ECS user id or a file owner")
+    named = normalize_event(
+        _event_of(case["lines"]),
+        names=StaticSystemDatabase(users=dict.fromkeys(range(70000), "u"), groups={0: "g"}),
+    )
+    assert named is not None
+    if got["ecs"]["user"].get("id", "").isdigit():
+        assert named["ecs"]["user"]["name"] == "u"
+        assert list(named["ecs"]["user"])[:2] == ["name", "id"]
+    if got.get("file", {}).get("uid"):
+        assert named["file"]["owner"] == "u"

@@ -10,6 +10,6 @@ and the ECS categorisation -- with aucoalesce's names and values (docs/normalize
               generated from aucoalesce's normalizations.yaml (``_tables``).
 """
 
-from .coalesce import MEMBERS, normalize
+from .coalesce import MEMBERS, normalize, resolve_ids
 
-__all__ = ["MEMBERS", "normalize"]
+__all__ = ["MEMBERS", "normalize", "resolve_ids"]

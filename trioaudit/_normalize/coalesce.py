@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._records.interpret.sysdb import SystemDatabase
 from .._records.model import AuditEvent, AuditRecord
 from .._tables.msgtype_names import MSGTYPE_NAMES
 from .._tables.msgtypes import AuditMessageType as _T
@@ -28,7 +29,7 @@ from .._tables.normalizations import CATEGORY_RANGES, NORMALIZATIONS
 from .data import record_data
 from .extensions import OWN_CATEGORIES, OWN_NORMALIZATIONS
 
-__all__ = ["MEMBERS", "normalize"]
+__all__ = ["MEMBERS", "normalize", "resolve_ids"]
 
 #: What a normalised event adds to the event's JSON, in aucoalesce's order.
 MEMBERS = (
@@ -148,11 +149,17 @@ class _Event:
         return found if found is not None else self.ids.get(key)
 
 
-def normalize(event: AuditEvent) -> dict[str, Any] | None:
+def normalize(event: AuditEvent, *, names: SystemDatabase | None = None) -> dict[str, Any] | None:
     """The normalised members of an event (see :data:`MEMBERS`), or ``None`` when
-    aucoalesce has none for it (no records; a compound event without a SYSCALL)."""
+    aucoalesce has none for it (no records; a compound event without a SYSCALL).
+
+    names: resolve user and group ids to names with this database, as Auditbeat does
+    (:func:`resolve_ids`); without it the ids stay numbers, as in aucoalesce's cases."""
     built = coalesce(list(event.records))
-    return None if built is None else render(built)
+    if built is None:
+        return None
+    members = render(built)
+    return resolve_ids(members, names) if names is not None else members
 
 
 def coalesce(records: list[AuditRecord]) -> _Event | None:
@@ -508,3 +515,67 @@ def render(built: _Event) -> dict[str, Any]:
         entity[member] = built.ecs_user.get(f"user.{member}", _Entity()).json()
     out["ecs"] = {"event": dict(built.ecs_event), "user": entity, "group": built.ecs_group.json()}
     return out
+
+
+def resolve_ids(members: dict[str, Any], db: SystemDatabase) -> dict[str, Any]:
+    """aucoalesce's ``ResolveIDs`` (what Auditbeat applies): the actor's ids as user
+    names, ``user.names`` beside ``user.ids``, the file's owner and group, and the ECS
+    user and group entities' names -- wherever *db* knows the id. Returns *members*,
+    changed in place."""
+
+    def user(text: str) -> str:
+        return _lookup(db.user_name, text)
+
+    def group(text: str) -> str:
+        return _lookup(db.group_name, text)
+
+    actor = members.get("summary", {}).get("actor", {})
+    for key in ("primary", "secondary"):
+        name = user(actor.get(key, ""))
+        if name:
+            actor[key] = name
+    ids = members.get("user", {}).get("ids", {})
+    names = {}
+    for key, value in ids.items():
+        name = user(value) if key.endswith("uid") else group(value) if key.endswith("gid") else ""
+        if name:
+            names[key] = name
+    if names:
+        old = members["user"]
+        members["user"] = {k: v for k, v in (("ids", old.get("ids")), ("names", names)) if v}
+        if "selinux" in old:
+            members["user"]["selinux"] = old["selinux"]
+    file = members.get("file")
+    if file is not None:
+        owner = user(file.get("uid", ""))
+        grp = group(file.get("gid", ""))
+        order = ("path", "device", "inode", "mode", "uid", "gid", "owner", "group", "selinux")
+        file.update({k: v for k, v in (("owner", owner), ("group", grp)) if v})
+        members["file"] = {k: file[k] for k in order if k in file}
+    ecs = members.get("ecs")
+    if ecs is not None:
+        entity = ecs.get("user", {})
+        top = _named(entity, user)
+        for key in ("effective", "target", "changes"):
+            top[key] = _named(entity.get(key, {}), user)
+        ecs["user"] = top
+        ecs["group"] = _named(ecs.get("group", {}), group)
+    return members
+
+
+def _named(entity: dict[str, Any], find: Any) -> dict[str, Any]:
+    """An ECS entity's name and id (in Go's order), the name looked up when only the id
+    is known."""
+    out: dict[str, Any] = {k: entity[k] for k in ("name", "id") if k in entity}
+    if "id" in out and "name" not in out:
+        name = find(out["id"])
+        if name:
+            out = {"name": name, "id": out["id"]}
+    return out
+
+
+def _lookup(find: Any, text: str) -> str:
+    """An id's name, or "" (not a number, or unknown: aucoalesce leaves it as it is)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        return ""
+    return find(int(text)) or ""

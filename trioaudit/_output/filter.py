@@ -36,13 +36,15 @@ expressions built from user input, evaluation linear in the event size.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .._errors import AuditUsageError
-from .._normalize import MEMBERS
+from .._normalize import MEMBERS, resolve_ids
 from .._normalize import normalize as normalize_event
+from .._records.interpret import default_interpreter
 from .._records.model import AuditEvent
 
 __all__ = ["FilterSyntaxError", "Predicate", "compile_filter"]
@@ -247,7 +249,14 @@ def _term(name: str, op: str, values: tuple[str, ...]) -> Predicate:
         fields = _record_values(name)  # a record may have a field of that name too
 
         def get(event: AuditEvent) -> list[str]:
-            return _normalised_values(normalize_event(event), path) + fields(event)
+            # The members with ids as numbers and as names (uid=0 and uid=root, as for
+            # record fields), then any record field of that name.
+            members = normalize_event(event)
+            if members is None:
+                return fields(event)
+            named = resolve_ids(copy.deepcopy(members), default_interpreter().db)
+            found = _normalised_values(members, path) + _normalised_values(named, path)
+            return found + fields(event)
 
     else:
         get = _record_values(name)

@@ -276,7 +276,8 @@ def events_text(
     wants (the core renders a whole batch of interpreted JSON lines in one call).
 
     normalize: each JSON event also carries its normalised members (category, summary,
-    ECS ...: :func:`trioaudit.normalize_event`) after its records; ancestry: gives an
+    ECS ...: :func:`trioaudit.normalize_event`, ids resolved to names) after its records;
+    ancestry: gives an
     event's process chain, written as its ``ancestry`` member (docs/context.md). JSON
     only.
     """
@@ -284,8 +285,10 @@ def events_text(
         if fmt != "json":
             raise ValueError("normalized events and their context are written as JSON only")
         lines = events_text(events, raw=raw).split("\n")
+        # Ids resolved to names as Auditbeat does, by the database the fields use.
+        names = default_interpreter().db
         for index, event in enumerate(events):
-            members = (normalize_event(event) or {}) if normalize else {}
+            members = (normalize_event(event, names=names) or {}) if normalize else {}
             chain = ancestry(event) if ancestry is not None else None
             if chain:
                 members["ancestry"] = chain
