@@ -179,7 +179,7 @@ def test_events_text_writes_the_ancestry_member() -> None:
     ]
     for event in events:
         table.observe(event)
-    lines = events_text(events, ancestry=table.context).splitlines()
+    lines = events_text(events, ancestry=table.event_ancestry).splitlines()
     chain = json.loads(lines[1])["ancestry"]
     assert [(p["pid"], p["exe"]) for p in chain] == [(101, "/usr/bin/true"), (100, "/usr/bin/bash")]
     assert chain[0]["args"] == ["true"] and chain[0]["start"] == 2.0

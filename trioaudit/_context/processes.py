@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .._records.model import AuditEvent
@@ -54,6 +54,10 @@ class ProcessEntry:
     runtime: str | None = None
     unit: str | None = None
     exited: float | None = None
+    rendered: str | None = field(default=None, repr=False, compare=False)
+    """The output layer's JSON text of :meth:`to_dict`, kept while the entry does not
+    change (the table clears it on every change): an ancestry is mostly the same long-
+    lived parents, event after event."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (docs/context.md): members without a value left out."""
@@ -161,6 +165,7 @@ class ProcessTable:
         if call in _EXITS and entry.exited is None:
             entry.exited = event.timestamp
             self._exited[pid] = event.timestamp
+        entry.rendered = None  # it may have changed
         self._put(entry)
         self._expire(event.timestamp)
 
@@ -180,15 +185,18 @@ class ProcessTable:
 
     def context(self, event: AuditEvent) -> list[dict[str, Any]] | None:
         """The ancestry of the event's process as JSON values (None: no pid, or unknown)."""
+        chain = self.event_ancestry(event)
+        return [entry.to_dict() for entry in chain] if chain else None
+
+    def event_ancestry(self, event: AuditEvent) -> list[ProcessEntry]:
+        """The ancestry of the event's process (its SYSCALL record's, else its first
+        record's ``pid``); empty when it has none or it is unknown."""
         syscall = next((r for r in event.records if r.type == _SYSCALL), None)
         record = syscall if syscall is not None else (event.records[0] if event.records else None)
         if record is None:
-            return None
+            return []
         pid = _number(record.raw_fields.get("pid"))
-        if pid is None:
-            return None
-        chain = self.ancestry(pid)
-        return [entry.to_dict() for entry in chain] if chain else None
+        return self.ancestry(pid) if pid is not None else []
 
     # ---- bookkeeping ----------------------------------------------------------------
 

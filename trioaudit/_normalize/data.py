@@ -30,7 +30,7 @@ from .._tables.msgtypes import AuditMessageType as _T
 from .._tables.normalizations import ARCH_NAMES
 from .._tables.uringops import URINGOP_NAMES
 
-__all__ = ["RecordData", "record_data"]
+__all__ = ["RecordData", "message_of", "record_data"]
 
 # auparse's kvRegex; \s there is RE2's ASCII white space.
 _KV = re.compile(r"""([a-z0-9_-]+)=((?:[^"'\t\n\f\r ]+)|'(?:\\'|[^'])*'|"(?:\\"|[^"])*")""")
@@ -79,7 +79,7 @@ def record_data(record: AuditRecord) -> RecordData:
     """auparse's ``Data()`` and ``Tags()`` of one record. The answer is shared between
     records with the same type and text after the stamp (memoised, bounded): callers
     must not change it."""
-    message = _message_of(record.raw)
+    message = message_of(record.raw)
     key = (record.type, message)
     found = _MEMO.get(key)
     if found is None:
@@ -107,7 +107,7 @@ def _record_data(rtype: int, message: str) -> RecordData:
     return RecordData({name: f.value for name, f in fields.items()}, tags)
 
 
-def _message_of(raw: str) -> str:
+def message_of(raw: str) -> str:
     """The text after the ``audit(...)`` stamp (the stamp has no ``=``, so where the
     scan starts within it does not matter); the ENRICHED tail is scanned too, as
     auparse does (its upper-case names never match)."""

@@ -74,7 +74,9 @@ from json.encoder import encode_basestring as _json_string
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
+from .._context import ProcessEntry
 from .._normalize import normalize as normalize_event
+from .._normalize.data import message_of
 from .._records.interpret import default_interpreter, field_class
 from .._records.interpret.printers import escape_tty, print_escaped
 from .._records.model import AuditEvent, AuditRecord, format_timestamp
@@ -270,16 +272,15 @@ def events_text(
     *,
     raw: bool = False,
     normalize: bool = False,
-    ancestry: Callable[[AuditEvent], list[dict[str, Any]] | None] | None = None,
+    ancestry: Callable[[AuditEvent], list[ProcessEntry]] | None = None,
 ) -> str:
     """Every event rendered, each followed by a newline: what a writer of many events
     wants (the core renders a whole batch of interpreted JSON lines in one call).
 
     normalize: each JSON event also carries its normalised members (category, summary,
     ECS ...: :func:`trioaudit.normalize_event`, ids resolved to names) after its records;
-    ancestry: gives an
-    event's process chain, written as its ``ancestry`` member (docs/context.md). JSON
-    only.
+    ancestry: gives an event's process chain (``ProcessTable.event_ancestry``), written
+    as its ``ancestry`` member (docs/context.md). JSON only.
     """
     if normalize or ancestry is not None:
         if fmt != "json":
@@ -288,13 +289,17 @@ def events_text(
         # Ids resolved to names as Auditbeat does, by the database the fields use.
         names = default_interpreter().db
         for index, event in enumerate(events):
-            members = (normalize_event(event, names=names) or {}) if normalize else {}
+            parts = []
+            if normalize:
+                members = _members_json(event, names)
+                if members:
+                    parts.append(members)
             chain = ancestry(event) if ancestry is not None else None
             if chain:
-                members["ancestry"] = chain
-            if members:
-                # The line is one JSON object: its members go before the closing brace.
-                lines[index] = lines[index][:-1] + "," + json_dumps(members)[1:]
+                parts.append('"ancestry":[' + ",".join(map(_entry_json, chain)) + "]")
+            if parts:
+                # The line is one JSON object: the members go before its closing brace.
+                lines[index] = lines[index][:-1] + "," + ",".join(parts) + "}"
         return "\n".join(lines)
     if fmt == "text":
         renderer = _text_renderer()
@@ -329,6 +334,33 @@ def _event_renderer() -> Any | None:
             renderer.set_records_hook(reference_record_lines)
         _renderer_of[:] = [interpreter, renderer]
     return _renderer_of[1]
+
+
+def _members_json(event: AuditEvent, names: Any) -> str:
+    """The normalised members' JSON text without its braces ("" when none), memoised
+    under the records' types and texts after the stamp -- all normalisation reads -- so
+    that a repeated event costs one lookup (a flood of the same call, a busy daemon)."""
+    key = (id(names), tuple((r.type, message_of(r.raw)) for r in event.records))
+    found = _MEMBERS_JSON.get(key)
+    if found is None or found[0] is not names:
+        members = normalize_event(event, names=names)
+        found = (names, json_dumps(members)[1:-1] if members else "")
+        if len(_MEMBERS_JSON) >= _MEMBERS_JSON_LIMIT:
+            _MEMBERS_JSON.clear()
+        _MEMBERS_JSON[key] = found
+    return found[1]
+
+
+_MEMBERS_JSON: dict[tuple[Any, ...], tuple[Any, str]] = {}
+_MEMBERS_JSON_LIMIT = 1 << 12
+
+
+def _entry_json(entry: ProcessEntry) -> str:
+    """A process entry's JSON text, kept on the entry until it changes."""
+    text = entry.rendered
+    if text is None:
+        text = entry.rendered = json_dumps(entry.to_dict())
+    return text
 
 
 # The core's renderer of the text format for the default interpreter (or None).

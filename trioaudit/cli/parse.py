@@ -18,9 +18,9 @@ import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TextIO
 
-from .._context import ProcessTable
+from .._context import ProcessEntry, ProcessTable
 from .._errors import AuditUsageError
 from .._output.filter import Predicate, compile_filter
 from .._output.formats import FORMATS, events_text
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: events_text's ancestry hook.
-Ancestry = Callable[[AuditEvent], list[dict[str, Any]] | None]
+Ancestry = Callable[[AuditEvent], list[ProcessEntry]]
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +89,7 @@ def check_output_options(args: argparse.Namespace) -> None:
 
 def context_for(args: argparse.Namespace, table: ProcessTable | None) -> Ancestry | None:
     """The ancestry hook of events_text for --context (None without it)."""
-    return table.context if args.context and table is not None else None
+    return table.event_ancestry if args.context and table is not None else None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
