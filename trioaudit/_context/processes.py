@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .._records.model import AuditEvent
+from .._records.model import AuditEvent, AuditRecord
+from .._records.values import decode_value
 from .._tables import syscalls as _syscalls
 from .._tables.msgtypes import AuditMessageType as _T
 from .cgroups import container_of, unit_of
@@ -130,7 +131,7 @@ class ProcessTable:
         syscall = next((r for r in event.records if r.type == _SYSCALL), None)
         if syscall is None:
             return
-        fields = syscall.raw_fields
+        fields = _wanted(syscall)
         pid = _number(fields.get("pid"))
         if pid is None:
             return
@@ -192,10 +193,11 @@ class ProcessTable:
         """The ancestry of the event's process (its SYSCALL record's, else its first
         record's ``pid``); empty when it has none or it is unknown."""
         syscall = next((r for r in event.records if r.type == _SYSCALL), None)
-        record = syscall if syscall is not None else (event.records[0] if event.records else None)
+        record = syscall if syscall is not None else next(iter(event.records), None)
         if record is None:
             return []
-        pid = _number(record.raw_fields.get("pid"))
+        # The first pid= of the record, as raw_fields has it (digits are logged as they are).
+        pid = _number(next((value for name, value in record.items if name == "pid"), None))
         return self.ancestry(pid) if pid is not None else []
 
     # ---- bookkeeping ----------------------------------------------------------------
@@ -231,6 +233,23 @@ class ProcessTable:
             self._exited.popitem(last=False)
             if self._entries.pop(pid, None) is not None:
                 self._expired += 1
+
+
+_WANTED = frozenset({"pid", "ppid", "comm", "exe", "arch", "syscall", "success"})
+
+
+def _wanted(record: AuditRecord) -> dict[str, str]:
+    """The fields the table reads, decoded as ``raw_fields`` has them (the first of a
+    repeated name), without decoding the others: this runs for every event."""
+    out: dict[str, str] = {}
+    for name, value in record.items:
+        if name in _WANTED and name not in out:
+            # Numbers and yes/no are logged as they are; comm and exe may be quoted or hex.
+            out[name] = decode_value(name, value, record.type) if name in _TEXT else value
+    return out
+
+
+_TEXT = frozenset({"comm", "exe"})
 
 
 def _syscall_name(arch: str | None, number: str | None) -> str:
