@@ -508,3 +508,19 @@ def test_snapshot_not_root_screen(snap_compare: object) -> None:
 
     app = AuditApp(_SilentSource(), show_clock=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
+@on_asyncio
+async def test_the_filter_matches_the_ancestry_the_replay_taught() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await replayed(pilot)
+        feed = app.query_one(EventFeed)
+        await pilot.press("slash", *"ancestry.exe=/usr/bin/python3.11", "enter")
+        await pilot.pause()
+        assert feed.shown
+        assert all(
+            any(p.exe == "/usr/bin/python3.11" for p in app.processes.event_ancestry(event))
+            for event in feed.shown
+        )
+        assert len(feed.shown) < len(feed.ring)

@@ -183,3 +183,57 @@ def test_events_text_writes_the_ancestry_member() -> None:
     chain = json.loads(lines[1])["ancestry"]
     assert [(p["pid"], p["exe"]) for p in chain] == [(101, "/usr/bin/true"), (100, "/usr/bin/bash")]
     assert chain[0]["args"] == ["true"] and chain[0]["start"] == 2.0
+
+
+def test_the_filter_matches_the_process_context() -> None:
+    from trioaudit._output.filter import FilterSyntaxError, compile_filter
+
+    table = ProcessTable(cgroup_of=lambda pid: f"0::/system.slice/docker-{H}.scope\n")
+    events = [
+        _exec(1, 100, 1, "/usr/sbin/sshd", "sshd"),
+        _exec(2, 101, 100, "/usr/bin/bash", "bash"),
+        _exec(3, 102, 101, "/usr/bin/true", "true"),
+        _exec(4, 200, 1, "/usr/bin/cron", "cron"),
+    ]
+    for event in events:
+        table.observe(event)
+
+    def kept(text: str) -> list[int]:
+        predicate = compile_filter(text, ancestry=table.event_ancestry)
+        return [e.sequence for e in events if predicate(e)]
+
+    assert kept("ancestry.exe=/usr/sbin/sshd") == [1, 2, 3]
+    assert kept("ancestry.name=bash not ancestry.exe=/usr/bin/bash") == []
+    assert kept("ancestry.args~tru") == [3]
+    assert kept(f"container={H}") == [1, 2, 3, 4]
+    assert kept("container=docker ancestry.pid=200") == [4]
+    assert kept("unit=x.service") == []
+    with pytest.raises(FilterSyntaxError, match="needs the process context"):
+        compile_filter("ancestry.exe=/x")
+    with pytest.raises(FilterSyntaxError, match="unknown ancestry member"):
+        compile_filter("ancestry.colour=red", ancestry=table.event_ancestry)
+
+
+def test_parse_context_filters_on_the_ancestry_of_a_log() -> None:
+    import subprocess
+    import sys
+
+    log = str(Path(__file__).parents[1] / "data" / "audit_enriched_2.log")
+    cli = [sys.executable, "-m", "trioaudit.cli.main", "parse"]
+    done = subprocess.run(
+        # The capture's python worker exec'd echo, ls, sleep...: their events name it.
+        [*cli, "--context", "--filter", "syscall=execve ancestry.ppid=14982", log],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(events) >= 4
+    for event in events:
+        chain = event["ancestry"]
+        assert chain[0]["ppid"] == 14982 and chain[1]["exe"] == "/usr/bin/python3.11"
+    refused = subprocess.run(
+        [*cli, "--filter", "ancestry.name=x", log], capture_output=True, text=True
+    )
+    assert refused.returncode == 2
+    assert "needs the process context (--context)" in refused.stderr

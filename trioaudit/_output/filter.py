@@ -26,7 +26,11 @@ the ``!`` forms negate. Field names with special meaning:
   normalised event (``summary.action``, ``process.exe``, ``ecs.event.category``; any
   element of a list) and by the short names ``category``, ``action`` (the summary's),
   ``actor``, ``object`` (the primary ones), ``object.type`` and ``how`` -- each also
-  matches a record field of the same name, should one have it.
+  matches a record field of the same name, should one have it;
+* with the process context (``--context``, the TUI: docs/context.md): ``container`` (the
+  event's process's container id or runtime), ``unit`` (its systemd unit) and
+  ``ancestry.MEMBER`` (``exe``, ``name``, ``args``, ``pid``, ``ppid``, ``container``,
+  ``unit`` of any process of the chain: ``ancestry.exe=/usr/sbin/sshd``).
 
 A bare ``WORD`` matches events whose raw text contains it (case-insensitive).
 
@@ -41,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._context import ProcessEntry
 from .._errors import AuditUsageError
 from .._normalize import MEMBERS, resolve_ids
 from .._normalize import normalize as normalize_event
@@ -140,11 +145,16 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
+#: Where a filter finds an event's process ancestry (``ProcessTable.event_ancestry``).
+Ancestry = Callable[[AuditEvent], list[ProcessEntry]]
+
+
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, ancestry: Ancestry | None = None) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.ancestry = ancestry
 
     def peek(self) -> _Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -200,6 +210,8 @@ class _Parser:
         if tok.kind == ")":
             raise FilterSyntaxError("unbalanced ')'", self.text, tok.position)
         if tok.kind == "term":
+            if tok.name in _CONTEXT_NAMES or tok.name.startswith("ancestry."):
+                return _context_term(tok, self.text, self.ancestry)
             return _term(tok.name, tok.op, tok.values)
         return _word(tok.text)
 
@@ -309,12 +321,50 @@ def _record_values(name: str) -> Callable[[AuditEvent], list[str]]:
     return get
 
 
-def compile_filter(text: str) -> Predicate:
+#: The process-context names: the event's own process's container and unit.
+_CONTEXT_NAMES = frozenset({"container", "unit"})
+_ANCESTRY_MEMBERS = frozenset({"pid", "ppid", "exe", "name", "args", "container", "unit"})
+
+
+def _context_term(tok: _Token, text: str, ancestry: Ancestry | None) -> Predicate:
+    """``container``/``unit`` (the event's process) and ``ancestry.MEMBER`` (any process
+    of the chain): they need the process table (``--context``, the TUI)."""
+    name = tok.name
+    if ancestry is None:
+        raise FilterSyntaxError(f"{name} needs the process context (--context)", text, tok.position)
+    member = name.split(".", 1)[1] if name.startswith("ancestry.") else name
+    if member not in _ANCESTRY_MEMBERS:
+        raise FilterSyntaxError(f"unknown ancestry member {member!r}", text, tok.position)
+    matches = _matcher(tok.op, tok.values)
+    negate = tok.op.startswith("!")
+    whole_chain = name.startswith("ancestry.")
+
+    def values(entry: ProcessEntry) -> list[str]:
+        if member == "container":
+            return [entry.container, entry.runtime or ""] if entry.container else []
+        if member == "args":
+            return [" ".join(entry.args)] if entry.args is not None else []
+        value = getattr(entry, member)
+        return [] if value is None else [str(value)]
+
+    def predicate(event: AuditEvent) -> bool:
+        chain = ancestry(event)
+        entries = chain if whole_chain else chain[:1]
+        hit = any(matches(v) for entry in entries for v in values(entry))
+        return hit != negate
+
+    return predicate
+
+
+def compile_filter(text: str, *, ancestry: Ancestry | None = None) -> Predicate:
     """Compile a filter expression into a predicate over :class:`AuditEvent`.
+
+    ancestry: where ``container``, ``unit`` and ``ancestry.*`` terms find an event's
+    process chain (a ``ProcessTable``'s ``event_ancestry``); without it they are refused.
 
     Raises:
         FilterSyntaxError: The expression does not parse (with the position).
     """
     if len(text) > MAX_FILTER_LENGTH:
         raise FilterSyntaxError("filter too long", text[:40], MAX_FILTER_LENGTH)
-    return _Parser(text).parse()
+    return _Parser(text, ancestry).parse()

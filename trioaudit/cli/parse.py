@@ -144,15 +144,13 @@ def _reading(path: str, parser: LogParser, progress: Progress | None) -> Iterato
 def _render_here(
     args: argparse.Namespace,
     predicate: Predicate | None,
+    table: ProcessTable | None,
     stream: TextIO,
     progress: Progress | None,
 ) -> list[LogParser]:
     """Parse and render in this process; returns the parsers (for --stats)."""
     parsers: list[LogParser] = []
     emitted = 0
-    # --context: the log's own exec and syscall events are the process tree (no /proc:
-    # the processes of a log are not this machine's now).
-    table = ProcessTable() if args.context else None
     ancestry = context_for(args, table)
     for path in args.files:
         parser = LogParser(timeout=args.timeout, max_open=args.max_open)
@@ -206,7 +204,11 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``trioaudit parse``; returns the exit code."""
     stream = out if out is not None else sys.stdout
     check_output_options(args)
-    predicate = compile_filter(args.filter) if args.filter else None
+    # --context: the log's own exec and syscall events are the process tree (no /proc:
+    # the processes of a log are not this machine's now).
+    table = ProcessTable() if args.context else None
+    ancestry = table.event_ancestry if table is not None else None
+    predicate = compile_filter(args.filter, ancestry=ancestry) if args.filter else None
     progress = progress_for(sys.stderr, stream)
     if args.jobs > 1:
         # This process groups lines into events (header checks only); workers
@@ -225,7 +227,7 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
             open_lines=lambda path, parser: _reading(path, parser, progress),
         )
     else:
-        parsers = _render_here(args, predicate, stream, progress)
+        parsers = _render_here(args, predicate, table, stream, progress)
     stream.flush()
     for path, parser in zip(args.files, parsers, strict=False):
         if parser.records == 0:

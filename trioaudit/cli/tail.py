@@ -245,6 +245,7 @@ async def _tail(
     args: argparse.Namespace,
     out: TextIO,
     predicate: Predicate | None,
+    table: ProcessTable | None,
     unfinished: UnfinishedCleanup,
 ) -> None:
     remaining = args.count if args.count is not None else math.inf
@@ -256,13 +257,14 @@ async def _tail(
                 client.open_events(parse_fields=args.jobs == 1) as events,
             ):
                 await _announce(client, args.quiet)
-                await _stream(args, out, predicate, client, events, remaining)
+                await _stream(args, out, predicate, table, client, events, remaining)
 
 
 async def _stream(
     args: argparse.Namespace,
     out: TextIO,
     predicate: Predicate | None,
+    table: ProcessTable | None,
     client: AuditClient,
     events: EventStream,
     remaining: float,
@@ -270,7 +272,6 @@ async def _stream(
     """Write events until *remaining* are written, then report losses (also when cancelled)."""
     jobs: int = args.jobs
     inline = _never_blocks(out)
-    table = _live_process_table() if args.context else None
     ancestry = context_for(args, table)
     try:
         if jobs > 1:
@@ -410,6 +411,8 @@ def run_tail(args: argparse.Namespace) -> int:
     """Run ``tail`` until --count, --duration, or SIGINT/SIGTERM/SIGHUP (``StoppedBySignal``)."""
     # Check first: a bad filter or option is a usage error before any kernel traffic.
     check_output_options(args)
-    predicate = compile_filter(args.filter) if args.filter else None
-    run_until_signalled(functools.partial(_tail, args, sys.stdout, predicate))
+    table = _live_process_table() if args.context else None
+    ancestry = table.event_ancestry if table is not None else None
+    predicate = compile_filter(args.filter, ancestry=ancestry) if args.filter else None
+    run_until_signalled(functools.partial(_tail, args, sys.stdout, predicate, table))
     return 0

@@ -298,7 +298,8 @@ class AuditApp(App[None]):
     def _apply_filter(self, text: str) -> bool:
         error = self.query_one("#filter-error", Label)
         try:
-            predicate = compile_filter(text) if text.strip() else None
+            ancestry = self.processes.event_ancestry
+            predicate = compile_filter(text, ancestry=ancestry) if text.strip() else None
         except FilterSyntaxError as exc:
             error.update(f"✗ {safe(exc)}")
             error.display = True
