@@ -97,7 +97,8 @@ def _docker_like_cgroup() -> Iterator[tuple[str, Path]]:
 
 def test_a_process_in_a_container_cgroup_has_its_id(raw_audit: RawAudit, rule: None) -> None:
     with _docker_like_cgroup() as (container, cgroup):
-        proc = _tail("--filter", f"key={KEY} comm=sleep")
+        # The container term of the filter, live: only the event inside the cgroup.
+        proc = _tail("--filter", f"key={KEY} container={container}")
         # The shell moves itself into the cgroup, then becomes nobody's sleep.
         script = f"echo $$ > {cgroup}/cgroup.procs && exec {' '.join(NOBODY)} /bin/sleep 1"
         subprocess.run(["sh", "-c", script], check=True, timeout=30)
