@@ -1,0 +1,178 @@
+"""An audit.log in auditd's RAW format, rotated as auditd rotates it (for the daemon).
+
+What auditd 3.0.9 writes (``format_raw`` and ``rotate_logs`` in src/auditd-event.c, read
+for this; the code is trioaudit's own):
+
+* one line per record, ``type=NAME msg=PAYLOAD`` -- ``node=NAME type=...`` with a node
+  name -- where NAME is the type's log name (``UNKNOWN[n]`` for a number without one) and
+  PAYLOAD the kernel's text as it came (``audit(sec.ms:serial): ...``), so that
+  ``ausearch -if``, ``aureport`` and ``trioaudit parse`` read it; in the ENRICHED format
+  (``format_enrich``) followed by ``\x1d`` and the translations of the record's uid, gid,
+  syscall, arch and sockaddr fields (``UID="root" ARCH=x86_64 SYSCALL=sendto``);
+* the file mode 0600; when the file has reached ``max_log_file`` MiB (in whole MiB, as
+  auditd counts), it is rotated: ``audit.log.(n-1)`` becomes ``.n`` down to ``audit.log``
+  becoming ``.1``, at most ``num_logs`` files in all, a rotated file made read-only
+  (0400). SIGUSR1 makes auditd rotate at once: :meth:`AuditLogFile.rotate`.
+
+Writes go through a buffered file; :meth:`flush` writes it out and, every
+``fsync_every`` records or when asked, ``fsync``\\ s it (auditd's ``flush =
+incremental_async`` with ``freq``). Write errors (a full disk) are raised to the caller
+(the daemon counts and reports them); nothing here drops a record silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from .._records.interpret import Interpreter, field_class
+from .._records.model import AuditRecord
+from .._tables.msgtype_names import LOG_NAMES
+
+__all__ = ["LOG_FORMATS", "MEBIBYTE", "AuditLogFile", "enriched_line", "raw_line"]
+
+MEBIBYTE = 1024 * 1024
+#: auditd.conf's log_format values this writer knows.
+LOG_FORMATS = ("raw", "enriched")
+
+
+def raw_line(record: AuditRecord, node: str | None = None) -> bytes:
+    """auditd's RAW line of one kernel record (no trailing newline)."""
+    name = LOG_NAMES.get(record.type) or f"UNKNOWN[{record.type}]"
+    head = f"node={node} type={name} msg=" if node else f"type={name} msg="
+    return (head + record.raw).encode("utf-8", "surrogateescape")
+
+
+#: The field classes auditd's ENRICHED format translates (format_enrich): ids encoded
+#: as audit_encode_nv_string does, the others as they are.
+_ENCODED = frozenset({"UID", "GID"})
+_PLAIN = frozenset({"SYSCALL", "ARCH", "SOCKADDR"})
+
+
+def _encode_nv(name: str, value: str) -> str:
+    """audit_encode_nv_string: NAME="value", or NAME=HEX when the value holds a quote,
+    a space or control character, or anything past ``~``."""
+    if any(ch == '"' or ch < "!" or ch > "~" for ch in value):
+        return f"{name}={value.encode('utf-8', 'surrogateescape').hex().upper()}"
+    return f'{name}="{value}"'
+
+
+def enriched_line(record: AuditRecord, node: str | None = None) -> bytes:
+    """auditd's ENRICHED line of one kernel record: the RAW line, then a ``\x1d`` and
+    libauparse's translation (unescaped) of every uid, gid, syscall, arch and sockaddr
+    field, in order, upper-case names (no trailing newline)."""
+    interpreted = _RAW_INTERPRETER.interpret_items(record)
+    extra = []
+    for (name, value), (_, text) in zip(record.items, interpreted, strict=False):
+        cls = field_class(record.type, name, value)
+        if cls in _ENCODED:
+            extra.append(_encode_nv(name.upper(), text))
+        elif cls in _PLAIN:
+            extra.append(f"{name.upper()}={text}")
+    line = raw_line(record, node)
+    if not extra:
+        return line
+    return line + b"\x1d" + " ".join(extra).encode("utf-8", "surrogateescape")
+
+
+#: format_enrich sets AUPARSE_ESC_RAW: translations unescaped.
+_RAW_INTERPRETER = Interpreter(escape=False, use_enrichment=False)
+
+
+class AuditLogFile:
+    """An audit.log written and rotated as auditd does (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_log_file: int = 8,
+        num_logs: int = 5,
+        node: str | None = None,
+        fsync_every: int = 50,
+        log_format: str = "raw",
+    ) -> None:
+        if max_log_file < 0 or num_logs < 0 or fsync_every < 0:
+            raise ValueError("max_log_file, num_logs and fsync_every cannot be negative")
+        if log_format not in LOG_FORMATS:
+            raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
+        self._line = enriched_line if log_format == "enriched" else raw_line
+        self.path = Path(path)
+        self.max_log_file = max_log_file
+        self.num_logs = num_logs
+        self.node = node
+        self.fsync_every = fsync_every
+        self.records = 0
+        self.rotations = 0
+        self._unsynced = 0
+        self._file: BinaryIO | None = None
+        self._size = 0
+        self._open()
+
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file too, as auditd fixes it at open
+        self._file = os.fdopen(fd, "ab")
+        self._size = os.fstat(fd).st_size
+
+    def write(self, records: Iterable[AuditRecord]) -> int:
+        """Append the records' lines; rotate when the size limit is crossed. Returns
+        how many were written."""
+        if self._file is None:
+            raise ValueError("the log file is closed")
+        written = 0
+        for record in records:
+            line = self._line(record, self.node) + b"\n"
+            self._file.write(line)
+            self._size += len(line)
+            written += 1
+            self._unsynced += 1
+            if self.max_log_file and self._size // MEBIBYTE >= self.max_log_file:
+                self.rotate()
+        self.records += written
+        if self.fsync_every and self._unsynced >= self.fsync_every:
+            self.flush(fsync=True)
+        return written
+
+    def flush(self, *, fsync: bool = False) -> None:
+        """Write the buffer out (and fsync it)."""
+        if self._file is None:
+            return
+        self._file.flush()
+        if fsync:
+            os.fsync(self._file.fileno())
+            self._unsynced = 0
+
+    def rotate(self) -> None:
+        """auditd's rotate_logs: shift the numbered files up, the current one to .1,
+        and start a new file. With ``num_logs`` below 2 there is no rotation."""
+        if self.num_logs < 2:
+            return
+        assert self._file is not None
+        self.flush(fsync=True)
+        os.fchmod(self._file.fileno(), 0o400)
+        self._file.close()
+        self._file = None
+        base = str(self.path)
+        for index in range(self.num_logs - 1, 1, -1):
+            with contextlib.suppress(FileNotFoundError):  # not that many yet
+                os.rename(f"{base}.{index - 1}", f"{base}.{index}")
+        os.rename(base, f"{base}.1")
+        self.rotations += 1
+        self._open()
+
+    def close(self) -> None:
+        """Flush, fsync and close (the daemon's stop)."""
+        if self._file is not None:
+            self.flush(fsync=True)
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> AuditLogFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
