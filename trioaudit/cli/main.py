@@ -29,10 +29,10 @@ from .._errors import (
 )
 from .._trio.signals import StoppedBySignal
 from .._version import __version__
-from . import control, controlplane, exitcodes, parse, rules, tail
+from . import control, controlplane, daemon, exitcodes, parse, rules, tail
 
 #: Modules contributing subcommands, in the order ``--help`` lists them.
-SUBCOMMANDS = [control, tail, rules, parse, controlplane]
+SUBCOMMANDS = [control, tail, rules, parse, controlplane, daemon]
 
 
 def _version_text() -> str:
