@@ -166,6 +166,14 @@ async def _daemon(
                     log.flush()
             finally:
                 log.close()
+                # Also on SIGTERM: losses are never silent.
+                stats = client.statistics()
+                if stats.records_dropped or stats.overflows:
+                    print(
+                        f"trioaudit: {stats.records_dropped} records dropped (the log fell "
+                        f"behind), {stats.overflows} socket overflows",
+                        file=sys.stderr,
+                    )
 
 
 async def _signals(client: AuditClient, settings: dict[str, Any], log: AuditLogFile) -> None:
