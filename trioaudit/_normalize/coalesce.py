@@ -197,21 +197,18 @@ def _compound(records: list[AuditRecord]) -> _Event | None:
         if record.type == _SYSCALL:
             built.data.pop("items", None)
         elif record.type == _PATH:
-            view = record_data(record)
-            if view.data is None:
-                built.warnings.append(f"failed to parse PATH message: {view.error}")
-            else:
-                built.paths.append(view.data)
+            path = _data_of(record, built, "PATH message")
+            if path is not None:
+                built.paths.append(path)
         elif record.type == _SOCKADDR:
             _add_sockaddr(record, built)
         elif record.type == _EXECVE:
             _add_execve(record, built)
         else:
-            view = record_data(record)
-            if view.data is None:
-                built.warnings.append(f"failed to parse message: {view.error}")
+            data = _data_of(record, built, "message")
+            if data is None:
                 continue
-            for key, value in view.data.items():
+            for key, value in data.items():
                 if key in built.data:
                     built.warnings.append(f"duplicate key ({key}) from {record.type_name} message")
                     continue
@@ -248,24 +245,28 @@ def _new_event(first: AuditRecord | None, syscall: AuditRecord | None) -> _Event
     return built
 
 
-def _add_sockaddr(record: AuditRecord, built: _Event) -> None:
+def _data_of(record: AuditRecord, built: _Event, what: str) -> dict[str, str] | None:
+    """The record's data (shared: read it, do not change it), or None with a warning
+    when auparse would have none."""
     view = record_data(record)
     if view.data is None:
-        built.warnings.append(f"failed to parse SOCKADDR message: {view.error}")
+        built.warnings.append(f"failed to parse {what}: {view.error}")
+    return view.data
+
+
+def _add_sockaddr(record: AuditRecord, built: _Event) -> None:
+    data = _data_of(record, built, "SOCKADDR message")
+    if data is None:
         return
     syscall = built.data.get("syscall")
     if syscall is None:
         built.warnings.append("failed to add SOCKADDR data because syscall is unknown")
         return
-    for key, value in view.data.items():
+    for key, value in data.items():
         built.data["socket_" + key] = value
-    address = {
-        k: v
-        for k, v in (("ip", view.data.get("addr", "")), ("port", view.data.get("port", "")))
-        if v
-    }
-    if view.data.get("path"):
-        address["path"] = view.data["path"]
+    address = {k: v for k, v in (("ip", data.get("addr", "")), ("port", data.get("port", ""))) if v}
+    if data.get("path"):
+        address["path"] = data["path"]
     if syscall in _INCOMING:
         built.source = address or built.source
         built.direction = "ingress"
@@ -275,23 +276,13 @@ def _add_sockaddr(record: AuditRecord, built: _Event) -> None:
 
 
 def _add_execve(record: AuditRecord, built: _Event) -> None:
-    view = record_data(record)
-    if view.data is None:
-        built.warnings.append(f"failed to parse EXECVE message: {view.error}")
+    data = _data_of(record, built, "EXECVE message")
+    if data is None:
         return
-    argc = view.data.get("argc")
-    if argc is None:
-        built.warnings.append("argc key not found in EXECVE message")
-        return
+    # record_data has an EXECVE's data only when argc and every a0..a(argc-1) are there.
+    argc = data["argc"]
     built.data["argc"] = argc
-    args = []
-    for index in range(int(argc)):  # record_data checked argc
-        arg = view.data.get(f"a{index}")
-        if arg is None:
-            built.warnings.append(f"failed to find arg a{index}")
-            return
-        args.append(arg)
-    built.process["args"] = args
+    built.process["args"] = [data[f"a{index}"] for index in range(int(argc))]
 
 
 def _add_process(built: _Event) -> None:

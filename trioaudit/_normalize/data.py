@@ -279,13 +279,19 @@ def _arch(fields: dict[str, _Field]) -> None:
     found.value = ARCH_NAMES.get(number & 0xFFFFFFFF, f"unknown[{number & 0xFFFFFFFF:x}]")
 
 
-def _syscall_name(fields: dict[str, _Field]) -> None:
-    found = fields.get("syscall")
+def _required_number(fields: dict[str, _Field], name: str) -> tuple[_Field, int]:
+    """A field auparse cannot do without, as an integer (strconv.Atoi), or DataError."""
+    found = fields.get(name)
     if found is None:
-        raise DataError("syscall key not found")
+        raise DataError(f"{name} key not found")
     number = _go_int(found.value)
     if number is None:
-        raise DataError(f"failed to parse syscall: {found.value!r}")
+        raise DataError(f"failed to parse {name}: {found.value!r}")
+    return found, number
+
+
+def _syscall_name(fields: dict[str, _Field]) -> None:
+    found, number = _required_number(fields, "syscall")
     arch = fields.get("arch")
     if arch is None:
         raise DataError("arch key not found so syscall cannot be translated to a name")
@@ -304,12 +310,7 @@ _MACHINE_OF_ARCH = {
 
 
 def _signal_name(fields: dict[str, _Field]) -> None:
-    found = fields.get("sig")
-    if found is None:
-        raise DataError("sig key not found")
-    number = _go_int(found.value)
-    if number is None:
-        raise DataError(f"failed to parse sig: {found.value!r}")
+    found, number = _required_number(fields, "sig")
     # unix.SignalName: the classic names 1..31 (no name for real-time signals).
     if 1 <= number <= 31:
         with contextlib.suppress(ValueError):
@@ -317,11 +318,8 @@ def _signal_name(fields: dict[str, _Field]) -> None:
 
 
 def _execve_args(fields: dict[str, _Field]) -> None:
-    argc = fields.get("argc")
-    if argc is None:
-        raise DataError("argc key not found")
-    count = _go_int(argc.value)
-    if count is None or not 0 <= count < (1 << 32):
+    argc, count = _required_number(fields, "argc")
+    if not 0 <= count < (1 << 32):  # strconv.ParseUint(argc, 10, 32)
         raise DataError(f"failed to convert argc={argc.value!r} to number")
     for index in range(count):
         found = fields.get(f"a{index}")
