@@ -60,6 +60,13 @@ class ProcessEntry:
     change (the table clears it on every change): an ancestry is mostly the same long-
     lived parents, event after event."""
 
+    def place(self, cgroup: str) -> None:
+        """Set the container and unit that the ``/proc/PID/cgroup`` text names."""
+        found = container_of(cgroup)
+        if found is not None:
+            self.runtime, self.container = found
+        self.unit = unit_of(cgroup)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (docs/context.md): members without a value left out."""
         out: dict[str, Any] = {"pid": self.pid}
@@ -206,12 +213,8 @@ class ProcessTable:
         if self._cgroup_of is None:
             return
         text = self._cgroup_of(entry.pid)
-        if text is None:
-            return
-        found = container_of(text)
-        if found is not None:
-            entry.runtime, entry.container = found
-        entry.unit = unit_of(text)
+        if text is not None:
+            entry.place(text)
 
     def _put(self, entry: ProcessEntry) -> None:
         self._entries[entry.pid] = entry

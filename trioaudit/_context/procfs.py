@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .cgroups import container_of, unit_of
 from .processes import ProcessEntry
 
 __all__ = ["read_cgroup", "snapshot"]
@@ -76,10 +75,7 @@ def _entry(pid: int, proc: Path, boot: float | None, ticks: int) -> ProcessEntry
         )
     cgroup = read_cgroup(pid, proc)
     if cgroup is not None:
-        found = container_of(cgroup)
-        if found is not None:
-            entry.runtime, entry.container = found
-        entry.unit = unit_of(cgroup)
+        entry.place(cgroup)
     return entry
 
 
