@@ -6,6 +6,7 @@ import pathlib
 
 import pytest
 
+from trioaudit._trio.rulesload import apply_control
 from trioaudit.cli import exitcodes
 from trioaudit.cli import rules as cli_rules
 from trioaudit.cli.main import main
@@ -36,7 +37,7 @@ class _RecordingClient:
 async def test_irreversible_settings_need_explicit_permission(setting: ControlSetting) -> None:
     client = _RecordingClient()
     with pytest.raises(PermissionError, match="--allow-irreversible"):
-        await cli_rules._apply_control(client, setting, allow=False)  # type: ignore[arg-type]
+        await apply_control(client, setting, allow=False)  # type: ignore[arg-type]
     assert client.calls == []
 
 
@@ -48,7 +49,7 @@ async def test_reversible_settings_are_applied() -> None:
         ControlSetting("failure", 1, "-f"),
         ControlSetting("continue_on_error", None, "-c"),
     ):
-        await cli_rules._apply_control(client, setting, allow=False)  # type: ignore[arg-type]
+        await apply_control(client, setting, allow=False)  # type: ignore[arg-type]
     assert client.calls == ["set_backlog_limit", "set_enabled", "set_failure"]
 
 

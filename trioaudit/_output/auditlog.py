@@ -24,15 +24,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from .._records.interpret import Interpreter, field_class
 from .._records.model import AuditRecord
 from .._tables.msgtype_names import LOG_NAMES
 
-__all__ = ["LOG_FORMATS", "MEBIBYTE", "AuditLogFile", "enriched_line", "raw_line"]
+__all__ = [
+    "LOG_FORMATS",
+    "MEBIBYTE",
+    "AuditLogFile",
+    "RotatingFile",
+    "enriched_line",
+    "raw_line",
+]
 
 MEBIBYTE = 1024 * 1024
 #: auditd.conf's log_format values this writer knows.
@@ -82,8 +90,13 @@ def enriched_line(record: AuditRecord, node: str | None = None) -> bytes:
 _RAW_INTERPRETER = Interpreter(escape=False, use_enrichment=False)
 
 
-class AuditLogFile:
-    """An audit.log written and rotated as auditd does (see the module docstring)."""
+class RotatingFile:
+    """A file of lines rotated as auditd rotates its log (see the module docstring):
+    the audit.log and the daemon's JSON lines files alike.
+
+    Thread-safe: the daemon writes from a worker thread (a stalled disk must never
+    stall its event loop) while SIGUSR1 rotates from the loop; one lock orders them.
+    """
 
     def __init__(
         self,
@@ -91,25 +104,20 @@ class AuditLogFile:
         *,
         max_log_file: int = 8,
         num_logs: int = 5,
-        node: str | None = None,
         fsync_every: int = 50,
-        log_format: str = "raw",
     ) -> None:
         if max_log_file < 0 or num_logs < 0 or fsync_every < 0:
             raise ValueError("max_log_file, num_logs and fsync_every cannot be negative")
-        if log_format not in LOG_FORMATS:
-            raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
-        self._line = enriched_line if log_format == "enriched" else raw_line
         self.path = Path(path)
         self.max_log_file = max_log_file
         self.num_logs = num_logs
-        self.node = node
         self.fsync_every = fsync_every
         self.records = 0
         self.rotations = 0
         self._unsynced = 0
         self._file: BinaryIO | None = None
         self._size = 0
+        self._lock = threading.Lock()
         self._open()
 
     def _open(self) -> None:
@@ -118,27 +126,33 @@ class AuditLogFile:
         self._file = os.fdopen(fd, "ab")
         self._size = os.fstat(fd).st_size
 
-    def write(self, records: Iterable[AuditRecord]) -> int:
-        """Append the records' lines; rotate when the size limit is crossed. Returns
-        how many were written."""
-        if self._file is None:
-            raise ValueError("the log file is closed")
-        written = 0
-        for record in records:
-            line = self._line(record, self.node) + b"\n"
-            self._file.write(line)
-            self._size += len(line)
-            written += 1
-            self._unsynced += 1
-            if self.max_log_file and self._size // MEBIBYTE >= self.max_log_file:
-                self.rotate()
-        self.records += written
-        if self.fsync_every and self._unsynced >= self.fsync_every:
-            self.flush(fsync=True)
-        return written
+    def write_lines(self, lines: Iterable[bytes]) -> int:
+        """Append the lines (each without its newline); rotate when the size limit is
+        crossed; fsync every ``fsync_every`` lines. Returns how many were written.
+        Errors (a full disk) are raised: the caller counts them."""
+        with self._lock:
+            if self._file is None:
+                raise ValueError("the log file is closed")
+            written = 0
+            for text in lines:
+                line = text + b"\n"
+                self._file.write(line)
+                self._size += len(line)
+                written += 1
+                self._unsynced += 1
+                if self.max_log_file and self._size // MEBIBYTE >= self.max_log_file:
+                    self._rotate()
+            self.records += written
+            if self.fsync_every and self._unsynced >= self.fsync_every:
+                self._flush(fsync=True)
+            return written
 
     def flush(self, *, fsync: bool = False) -> None:
         """Write the buffer out (and fsync it)."""
+        with self._lock:
+            self._flush(fsync=fsync)
+
+    def _flush(self, *, fsync: bool) -> None:
         if self._file is None:
             return
         self._file.flush()
@@ -149,10 +163,13 @@ class AuditLogFile:
     def rotate(self) -> None:
         """auditd's rotate_logs: shift the numbered files up, the current one to .1,
         and start a new file. With ``num_logs`` below 2 there is no rotation."""
-        if self.num_logs < 2:
+        with self._lock:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        if self.num_logs < 2 or self._file is None:
             return
-        assert self._file is not None
-        self.flush(fsync=True)
+        self._flush(fsync=True)
         os.fchmod(self._file.fileno(), 0o400)
         self._file.close()
         self._file = None
@@ -166,13 +183,41 @@ class AuditLogFile:
 
     def close(self) -> None:
         """Flush, fsync and close (the daemon's stop)."""
-        if self._file is not None:
-            self.flush(fsync=True)
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._flush(fsync=True)
+                self._file.close()
+                self._file = None
 
-    def __enter__(self) -> AuditLogFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AuditLogFile(RotatingFile):
+    """An audit.log written and rotated as auditd does (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_log_file: int = 8,
+        num_logs: int = 5,
+        node: str | None = None,
+        fsync_every: int = 50,
+        log_format: str = "raw",
+    ) -> None:
+        if log_format not in LOG_FORMATS:
+            raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
+        self.line = enriched_line if log_format == "enriched" else raw_line
+        self.node = node
+        super().__init__(
+            path, max_log_file=max_log_file, num_logs=num_logs, fsync_every=fsync_every
+        )
+
+    def write(self, records: Iterable[AuditRecord]) -> int:
+        """Append the records' lines (see :meth:`RotatingFile.write_lines`)."""
+        line, node = self.line, self.node
+        return self.write_lines(line(record, node) for record in records)

@@ -793,7 +793,7 @@ class AuditClient:
             raise AuditUsageError("queue_size must be at least 1")
         async with (
             self.records(),
-            _collapse_single_exception_group(),
+            collapse_single_exception_group(),
             open_event_stream(
                 self._attach_feed,
                 reassembler,
@@ -1168,7 +1168,7 @@ async def open_audit_client(
         raise AuditUsageError("queue_size must be at least 1")
     transport = open_transport(multicast=mode == "multicast", rcvbuf=rcvbuf)
     try:
-        async with _collapse_single_exception_group(), trio.open_nursery() as nursery:
+        async with collapse_single_exception_group(), trio.open_nursery() as nursery:
             client = AuditClient(
                 transport,
                 mode=mode,
@@ -1197,7 +1197,7 @@ async def open_audit_client(
 
 
 @contextlib.asynccontextmanager
-async def _collapse_single_exception_group() -> AsyncIterator[None]:
+async def collapse_single_exception_group() -> AsyncIterator[None]:
     """Re-raise a lone exception out of the nursery's ExceptionGroup.
 
     The nursery is an implementation detail: a caller whose block raised

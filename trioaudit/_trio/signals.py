@@ -133,7 +133,10 @@ def abandon(prog: str, signum: int, unfinished: UnfinishedCleanup) -> NoReturn:
 
 
 def run_until_signalled(
-    async_fn: Callable[[UnfinishedCleanup], Awaitable[_T]], *, prog: str = "trioaudit"
+    async_fn: Callable[[UnfinishedCleanup], Awaitable[_T]],
+    *,
+    prog: str = "trioaudit",
+    stop_signals: tuple[int, ...] = STOP_SIGNALS,
 ) -> _T:
     """``trio.run(async_fn, unfinished)``, stopped cleanly by SIGINT, SIGTERM or SIGHUP.
 
@@ -142,7 +145,7 @@ def run_until_signalled(
     raised during the cleanup wins: it says what went wrong). A second signal
     before the cleanup is done exits at once through :func:`abandon`, naming
     what *async_fn* registered in the :class:`UnfinishedCleanup` it was given
-    and has not restored.
+    and has not restored. *stop_signals*: the daemon leaves SIGHUP out (it reloads).
     """
     unfinished = UnfinishedCleanup()
     stopped_by: int | None = None
@@ -151,7 +154,7 @@ def run_until_signalled(
         nonlocal stopped_by
         # Open before any work starts: from here on SIGINT is a signal like the
         # others, not a KeyboardInterrupt that could land anywhere.
-        with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        with trio.open_signal_receiver(*stop_signals) as signals:
             work = trio.CancelScope()
 
             async def watch() -> None:

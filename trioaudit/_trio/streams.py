@@ -139,6 +139,13 @@ class EventStream(BatchingReceiveChannel[AuditEvent]):
         self._counters = counters
         self._reassembler = reassembler
 
+    def complete_open_events(self) -> list[AuditEvent]:
+        """Complete every event still open (waiting for its EOE or its timeout) and
+        return them, in order: for a consumer that is stopping and must not lose the
+        records it already received (``trioaudit daemon`` on SIGTERM). The events
+        queued in the channel are not among them: read those first."""
+        return self._reassembler.flush_all()
+
     def statistics(self) -> EventStreamStatistics:
         """A snapshot of the stream's and its reassembler's counters."""
         queued, queue_size = self._queue_state()

@@ -28,16 +28,13 @@ from typing import Any
 
 import trio
 
-from .._errors import NetlinkError
 from .._tables import syscalls as _syscalls
 from .._trio.client import AuditClient, open_audit_client
-from .._wire.status import FailureMode
+from .._trio.rulesload import apply_rules_file, send_rule
 from ..rules import (
     AuditRule,
     CommandKind,
-    ControlSetting,
     RuleCommand,
-    RulesFile,
     RuleSyntaxError,
     parse_command,
     parse_rules_file,
@@ -49,9 +46,6 @@ from ..rules._render import field_text
 from . import exitcodes
 
 __all__ = ["register", "rule_to_json"]
-
-#: Settings that lock the kernel until reboot or can halt it.
-_IRREVERSIBLE = {("enabled", 2), ("failure", 2), ("loginuid_immutable", None)}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -139,18 +133,6 @@ async def _list_rules(client: AuditClient) -> list[AuditRule]:
     return await client.list_rules()
 
 
-async def _send_rule(client: AuditClient, rule: AuditRule, *, delete: bool) -> None:
-    try:
-        if delete:
-            # The kernel matches deletes on flags too and never keeps the prepend bit.
-            await client.delete_rule(rule.without_prepend())
-        else:
-            await client.add_rule(rule)
-    except NetlinkError as exc:
-        exc.add_note(f"rule: {render_rule(rule)}")
-        raise
-
-
 def _run_in_client(body: Callable[[AuditClient], Any]) -> Any:
     async def main() -> Any:
         async with open_audit_client(mode="control") as client:
@@ -204,7 +186,7 @@ def _change(texts: Sequence[str], *, delete: bool) -> int:
 
     async def body(client: AuditClient) -> None:
         for rule in rules:
-            await _send_rule(client, rule, delete=delete)
+            await send_rule(client, rule, delete=delete)
 
     _run_in_client(body)
     return exitcodes.OK
@@ -243,56 +225,6 @@ def _describe(command: RuleCommand) -> str:
     return text
 
 
-async def _apply_control(client: AuditClient, setting: ControlSetting, allow: bool) -> None:
-    irreversible = (setting.name, setting.value) in _IRREVERSIBLE
-    if irreversible and not allow:
-        raise PermissionError(
-            f"{setting.option} {setting.value if setting.value is not None else ''}".strip()
-            + " cannot be undone before reboot; pass --allow-irreversible to apply it"
-        )
-    value = setting.value if setting.value is not None else 0
-    if setting.name == "backlog_limit":
-        await client.set_backlog_limit(value)
-    elif setting.name == "rate_limit":
-        await client.set_rate_limit(value)
-    elif setting.name == "backlog_wait_time":
-        await client.set_backlog_wait_time(value)
-    elif setting.name == "failure":
-        await client.set_failure(FailureMode(value), confirm=allow)
-    elif setting.name == "enabled":
-        if value == 2:
-            await client.set_immutable(confirm=allow)
-        else:
-            await client.set_enabled(bool(value))
-    elif setting.name == "loginuid_immutable":
-        await client.set_feature("loginuid_immutable", True, lock=True, confirm=allow)
-    elif setting.name == "reset_lost":
-        await client.reset_lost()
-    # ignore_errors / continue_on_error only change how the file is applied.
-
-
-async def _apply(
-    client: AuditClient, parsed: RulesFile, name: str, keep_going: bool, allow: bool
-) -> int:
-    failures = 0
-    for command in parsed.commands:
-        try:
-            if command.kind is CommandKind.CONTROL:
-                for setting in command.controls:
-                    await _apply_control(client, setting, allow)
-            elif command.kind is CommandKind.DELETE_ALL:
-                await client.delete_all_rules(key=command.key)
-            else:
-                assert command.rule is not None
-                await _send_rule(client, command.rule, delete=command.kind is CommandKind.DELETE)
-        except (NetlinkError, PermissionError) as exc:
-            failures += 1
-            print(f"{name}:{command.line}: {exc}", file=sys.stderr)
-            if not keep_going:
-                return failures
-    return failures
-
-
 def _run_load(args: argparse.Namespace) -> int:
     name = args.file
     parsed = parse_rules_file(_read(name))
@@ -325,7 +257,9 @@ def _run_load(args: argparse.Namespace) -> int:
         return exitcodes.USAGE
 
     async def body(client: AuditClient) -> int:
-        return await _apply(client, parsed, name, keep_going, args.allow_irreversible)
+        return await apply_rules_file(
+            client, parsed, name, keep_going=keep_going, allow=args.allow_irreversible
+        )
 
     failures: int = _run_in_client(body)
     applied = len(parsed.commands) - failures
