@@ -290,6 +290,37 @@ def _start_auditd(workdir: Path, _settings: StormSettings) -> Running:
     return Running(proc, log, signal.SIGTERM, _count_auditd_log)
 
 
+def daemon_command(log: Path, log_format: str) -> list[str]:
+    """``trioaudit daemon`` writing *log* as auditd does here (no rotation, fsync every 50
+    records: ``flush = INCREMENTAL_ASYNC``, ``freq = 50``), no other output."""
+    return [
+        *_tail_command(),
+        "daemon",
+        "--log-file",
+        str(log),
+        "--log-format",
+        log_format,
+        "--max-log-file",
+        "0",
+        "--fsync-every",
+        "50",
+    ]
+
+
+def _start_daemon(log_format: str) -> Callable[[Path, StormSettings], Running]:
+    def start(workdir: Path, _settings: StormSettings) -> Running:
+        log = workdir / "audit.log"
+        proc = subprocess.Popen(
+            daemon_command(log, log_format),
+            stdout=subprocess.DEVNULL,
+            stderr=_stderr(workdir),
+            cwd=REPO,
+        )
+        return Running(proc, log, signal.SIGTERM, _count_auditd_log)
+
+    return start
+
+
 def _start_tail(args: list[str]) -> Callable[[Path, StormSettings], Running]:
     def start(workdir: Path, _settings: StormSettings) -> Running:
         output = workdir / "tail.jsonl"
@@ -351,6 +382,7 @@ def readers() -> list[Reader]:
         if Path(AUDITD).exists()
         else Reader("auditd", None, "n/a (auditd not installed)")
     )
+    found.append(Reader("trioaudit daemon (ENRICHED log)", _start_daemon("enriched")))
     help_text = _trioaudit_tail_help()
     if help_text is None:
         found.append(Reader("trioaudit tail --raw", None, "n/a (not yet available)"))

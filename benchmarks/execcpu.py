@@ -60,6 +60,20 @@ def _auditd(log_format: str) -> Callable[[Path], drain.Running]:
     return start
 
 
+def _daemon(log_format: str) -> Callable[[Path], drain.Running]:
+    def start(workdir: Path) -> drain.Running:
+        log = workdir / "audit.log"
+        proc = subprocess.Popen(
+            drain.daemon_command(log, log_format),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=drain.REPO,
+        )
+        return drain.Running(proc, log, signal.SIGTERM, drain._count_auditd_log)
+
+    return start
+
+
 def _tail(fallback: bool) -> Callable[[Path], drain.Running]:
     def start(workdir: Path) -> drain.Running:
         output = workdir / "tail.jsonl"
@@ -82,6 +96,8 @@ def _tail(fallback: bool) -> Callable[[Path], drain.Running]:
 READERS: list[tuple[str, Callable[[Path], drain.Running]]] = [
     ("auditd 3.0.9 RAW", _auditd("RAW")),
     ("auditd 3.0.9 ENRICHED", _auditd("ENRICHED")),
+    ("trioaudit daemon RAW log", _daemon("raw")),
+    ("trioaudit daemon ENRICHED log", _daemon("enriched")),
     ("trioaudit tail (native core)", _tail(False)),
     ("trioaudit tail (pure-Python fallback)", _tail(True)),
 ]

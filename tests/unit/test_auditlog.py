@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from trioaudit._output.auditlog import MEBIBYTE, AuditLogFile, enriched_line, raw_line
+from trioaudit._output.auditlog import (
+    MEBIBYTE,
+    AuditLogFile,
+    _translations,
+    enriched_line,
+    raw_line,
+)
 from trioaudit._records.model import AuditRecord
 from trioaudit._records.parse import parse_kernel_record
 
@@ -53,6 +59,20 @@ def test_enriched_lines_are_what_auditd_wrote_byte_for_byte(tmp_path: Path) -> N
     assert path.read_bytes().splitlines() == [enriched_line(r) for r in records]
     with pytest.raises(ValueError, match="log_format"):
         AuditLogFile(tmp_path / "y.log", log_format="json")
+
+
+def test_enriched_lines_from_the_memos_are_the_lines_worked_out_afresh() -> None:
+    records = _kernel_records()
+    acct = parse_kernel_record(
+        1100, "audit(1.000:9): pid=1 uid=0 auid=0 ses=1 msg='op=PAM acct=\"root\" res=success'"
+    )
+    hexacct = parse_kernel_record(
+        1100, "audit(1.000:9): pid=1 uid=0 auid=0 ses=1 msg='op=PAM acct=726F6F74 res=success'"
+    )
+    assert acct is not None and hexacct is not None
+    for _ in range(2):  # the second round is answered by the memos
+        for record in [*records, acct, hexacct]:
+            assert enriched_line(record) == raw_line(record) + _translations(record)
 
 
 def _record(serial: int, pad: int) -> AuditRecord:

@@ -32,6 +32,7 @@ from typing import BinaryIO, Self
 from .._records.interpret import Interpreter, field_class
 from .._records.model import AuditRecord
 from .._tables.msgtype_names import LOG_NAMES
+from .._tables.msgtypes import AuditMessageType
 
 __all__ = [
     "LOG_FORMATS",
@@ -71,7 +72,49 @@ def _encode_nv(name: str, value: str) -> str:
 def enriched_line(record: AuditRecord, node: str | None = None) -> bytes:
     """auditd's ENRICHED line of one kernel record: the RAW line, then a ``\x1d`` and
     libauparse's translation (unescaped) of every uid, gid, syscall, arch and sockaddr
-    field, in order, upper-case names (no trailing newline)."""
+    field, in order, upper-case names (no trailing newline).
+
+    Two memos make it cheap for the daemon, which writes every record this way: which
+    fields a record of one type and one list of names translates (the *plan*), and
+    the translation of one such set of values. A translation depends on those values
+    alone -- ids on the id, the syscall on itself and the arch, which is one of them --
+    so records that share them share the text.
+    """
+    line = raw_line(record, node)
+    items = record.items
+    key = (record.type, tuple(name for name, _ in items))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _plan(record)
+        if len(_PLANS) >= _MEMO_LIMIT:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    if not plan:
+        return line if plan is not None else line + _translations(record)
+    values = (record.type, *(items[index] for index in plan))
+    extra = _TRANSLATIONS.get(values)
+    if extra is None:
+        extra = _translations(record)
+        if len(_TRANSLATIONS) >= _MEMO_LIMIT:
+            _TRANSLATIONS.clear()
+        _TRANSLATIONS[values] = extra
+    return line + extra
+
+
+def _plan(record: AuditRecord) -> tuple[int, ...] | None:
+    """The indexes of the fields auditd translates, or None when a field's class
+    depends on its value (``acct``): then every record is worked out afresh."""
+    if record.type == _TRUSTED_APP or any(name in _VALUE_DEPENDENT for name, _ in record.items):
+        return None
+    return tuple(
+        index
+        for index, (name, value) in enumerate(record.items)
+        if field_class(record.type, name, value) in _TRANSLATED
+    )
+
+
+def _translations(record: AuditRecord) -> bytes:
+    """``\x1d`` and the translations of *record* (b"" when there are none)."""
     interpreted = _RAW_INTERPRETER.interpret_items(record)
     extra = []
     for (name, value), (_, text) in zip(record.items, interpreted, strict=False):
@@ -80,10 +123,18 @@ def enriched_line(record: AuditRecord, node: str | None = None) -> bytes:
             extra.append(_encode_nv(name.upper(), text))
         elif cls in _PLAIN:
             extra.append(f"{name.upper()}={text}")
-    line = raw_line(record, node)
     if not extra:
-        return line
-    return line + b"\x1d" + " ".join(extra).encode("utf-8", "surrogateescape")
+        return b""
+    return b"\x1d" + " ".join(extra).encode("utf-8", "surrogateescape")
+
+
+_TRANSLATED = _ENCODED | _PLAIN
+#: Where a field's class depends on its value (field_class): no plan for those records.
+_TRUSTED_APP = int(AuditMessageType.TRUSTED_APP)
+_VALUE_DEPENDENT = frozenset({"acct"})
+_MEMO_LIMIT = 1 << 16
+_PLANS: dict[tuple[int, tuple[str, ...]], tuple[int, ...] | None] = {}
+_TRANSLATIONS: dict[tuple[object, ...], bytes] = {}
 
 
 #: format_enrich sets AUPARSE_ESC_RAW: translations unescaped.
@@ -118,6 +169,10 @@ class RotatingFile:
         self._file: BinaryIO | None = None
         self._size = 0
         self._lock = threading.Lock()
+        self.fsync_errors = 0
+        self._fsync_wanted = threading.Event()
+        self._fsync_thread: threading.Thread | None = None
+        self._closing = False
         self._open()
 
     def _open(self) -> None:
@@ -144,8 +199,35 @@ class RotatingFile:
                     self._rotate()
             self.records += written
             if self.fsync_every and self._unsynced >= self.fsync_every:
-                self._flush(fsync=True)
+                self._file.flush()  # into the page cache now; to the disk in the flusher
+                self._unsynced = 0
+                self._fsync_soon()
             return written
+
+    def _fsync_soon(self) -> None:
+        """Ask the flusher thread for an fsync (auditd's ``incremental_async``): the
+        writer goes on while the disk catches up, as auditd's flush thread lets it."""
+        if self._fsync_thread is None:
+            self._fsync_thread = threading.Thread(
+                target=self._flusher, name=f"fsync {self.path.name}", daemon=True
+            )
+            self._fsync_thread.start()
+        self._fsync_wanted.set()
+
+    def _flusher(self) -> None:
+        while True:
+            self._fsync_wanted.wait()
+            self._fsync_wanted.clear()
+            with self._lock:
+                if self._closing or self._file is None:
+                    return
+                fd = os.dup(self._file.fileno())  # the file may be rotated meanwhile
+            try:
+                os.fsync(fd)
+            except OSError:
+                self.fsync_errors += 1  # the next write or the close reports the disk
+            finally:
+                os.close(fd)
 
     def flush(self, *, fsync: bool = False) -> None:
         """Write the buffer out (and fsync it)."""
@@ -184,10 +266,14 @@ class RotatingFile:
     def close(self) -> None:
         """Flush, fsync and close (the daemon's stop)."""
         with self._lock:
+            self._closing = True
             if self._file is not None:
                 self._flush(fsync=True)
                 self._file.close()
                 self._file = None
+        if self._fsync_thread is not None:
+            self._fsync_wanted.set()
+            self._fsync_thread.join(timeout=10)
 
     def __enter__(self) -> Self:
         return self

@@ -42,7 +42,13 @@ from .._output.filter import Predicate, compile_filter
 from .._output.formats import events_text
 from .._records.model import KernelRecord
 from .._tables.msgtypes import AuditMessageType
-from .._trio.client import AuditClient, ClientMode, open_audit_client, process_name
+from .._trio.client import (
+    LOG_WAKEUP_DELAY,
+    AuditClient,
+    ClientMode,
+    open_audit_client,
+    process_name,
+)
 from .._trio.signals import UnfinishedCleanup, registration_left, run_until_signalled
 from .._trio.streams import EventStream
 from . import parallel
@@ -56,15 +62,6 @@ log = logging.getLogger("trioaudit")
 #: flood however fast it renders (at 128, unpaced: 19k records/s delivered, the rest
 #: dropped in our queue; at 2048: 162k/s). Between two steps the reader still runs.
 EVENTS_PER_TURN = 2048
-#: The reader's wake-up delay (open_audit_client): at most 50 ms more latency per
-#: record. Each wake-up has a fixed cost (a scheduler round, a C call, a write), so
-#: fewer of them is less CPU at ordinary rates: 20 ms -> 50 ms took 54-56 -> 48-52
-#: ticks per 12,000 execs at 1,000 exec/s, lost 0 (5 ms -> 20 ms had taken a third).
-#: It never holds a full batch (a flood reads on at once) or a reply, and 50 ms of any
-#: rate fits the 32 MiB socket buffer, so the kernel's backlog does not grow. A log
-#: tail, like auditd's asynchronous log writes, does not need a record within
-#: milliseconds.
-WAKEUP_DELAY = 0.05
 
 #: Seconds ``--jobs`` waits for its worker processes to stop on the way out.
 POOL_SHUTDOWN_TIMEOUT = 5.0
@@ -157,7 +154,7 @@ def record_json(record: KernelRecord) -> str:
 async def open_tail_client(args: argparse.Namespace) -> Any:
     """Open the client the way the source options ask (kept for reuse by other commands)."""
     mode: ClientMode = args.mode
-    return open_audit_client(mode, queue_size=args.queue_size, wakeup_delay=WAKEUP_DELAY)
+    return open_audit_client(mode, queue_size=args.queue_size, wakeup_delay=LOG_WAKEUP_DELAY)
 
 
 class _EnableWhileRunning:
