@@ -303,7 +303,7 @@ def daemon_command(log: Path, log_format: str) -> list[str]:
         "--max-log-file",
         "0",
         "--fsync-every",
-        "50",
+        os.environ.get("BENCH_FSYNC", "50"),
     ]
 
 

@@ -23,11 +23,12 @@ incremental_async`` with ``freq``). Write errors (a full disk) are raised to the
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self, cast
 
 from .._records.interpret import Interpreter, field_class
 from .._records.model import AuditRecord
@@ -82,16 +83,24 @@ def enriched_line(record: AuditRecord, node: str | None = None) -> bytes:
     """
     line = raw_line(record, node)
     items = record.items
-    key = (record.type, tuple(name for name, _ in items))
+    key = (record.type, tuple(map(_first, items)))
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _plan(record)
+        indexes = _plan(record)
+        if indexes is None:
+            plan = _AFRESH
+        elif not indexes:
+            plan = _NOTHING
+        else:
+            plan = operator.itemgetter(*indexes)
         if len(_PLANS) >= _MEMO_LIMIT:
             _PLANS.clear()
         _PLANS[key] = plan
-    if not plan:
-        return line if plan is not None else line + _translations(record)
-    values = (record.type, *(items[index] for index in plan))
+    if plan is _NOTHING:
+        return line
+    if plan is _AFRESH:
+        return line + _translations(record)
+    values = (record.type, cast("operator.itemgetter[Any]", plan)(items))
     extra = _TRANSLATIONS.get(values)
     if extra is None:
         extra = _translations(record)
@@ -99,6 +108,12 @@ def enriched_line(record: AuditRecord, node: str | None = None) -> bytes:
             _TRANSLATIONS.clear()
         _TRANSLATIONS[values] = extra
     return line + extra
+
+
+#: Plans that are not item getters: no field to translate; work the record out afresh.
+_NOTHING = object()
+_AFRESH = object()
+_first = operator.itemgetter(0)
 
 
 def _plan(record: AuditRecord) -> tuple[int, ...] | None:
@@ -133,7 +148,7 @@ _TRANSLATED = _ENCODED | _PLAIN
 _TRUSTED_APP = int(AuditMessageType.TRUSTED_APP)
 _VALUE_DEPENDENT = frozenset({"acct"})
 _MEMO_LIMIT = 1 << 16
-_PLANS: dict[tuple[int, tuple[str, ...]], tuple[int, ...] | None] = {}
+_PLANS: dict[tuple[int, tuple[str, ...]], object] = {}
 _TRANSLATIONS: dict[tuple[object, ...], bytes] = {}
 
 
@@ -188,6 +203,18 @@ class RotatingFile:
         with self._lock:
             if self._file is None:
                 raise ValueError("the log file is closed")
+            if not isinstance(lines, list):
+                lines = list(lines)
+            if (
+                not self.max_log_file
+                or (self._size + sum(map(len, lines)) + len(lines)) // MEBIBYTE < self.max_log_file
+            ):
+                # No rotation inside this batch: one write.
+                data = b"\n".join(lines) + b"\n" if lines else b""
+                self._file.write(data)
+                self._size += len(data)
+                self._unsynced += len(lines)
+                return self._written(len(lines))
             written = 0
             for text in lines:
                 line = text + b"\n"
@@ -197,12 +224,16 @@ class RotatingFile:
                 self._unsynced += 1
                 if self.max_log_file and self._size // MEBIBYTE >= self.max_log_file:
                     self._rotate()
-            self.records += written
-            if self.fsync_every and self._unsynced >= self.fsync_every:
-                self._file.flush()  # into the page cache now; to the disk in the flusher
-                self._unsynced = 0
-                self._fsync_soon()
-            return written
+            return self._written(written)
+
+    def _written(self, written: int) -> int:
+        assert self._file is not None
+        self.records += written
+        if self.fsync_every and self._unsynced >= self.fsync_every:
+            self._file.flush()  # into the page cache now; to the disk in the flusher
+            self._unsynced = 0
+            self._fsync_soon()
+        return written
 
     def _fsync_soon(self) -> None:
         """Ask the flusher thread for an fsync (auditd's ``incremental_async``): the
