@@ -304,7 +304,7 @@ class Daemon:
                     raise AuditUsageError(str(exc)) from None
             outputs_scope = await services.start(self._run_outputs)
             try:
-                await self._read(unfinished, services, task_status)
+                await self._read(unfinished, task_status)
             finally:
                 with trio.CancelScope(shield=True):
                     self.notifier.stopping()
@@ -323,23 +323,22 @@ class Daemon:
                 task_status.started(scope)
                 await trio.sleep_forever()
 
-    async def _read(
-        self, unfinished: UnfinishedCleanup, services: trio.Nursery, task_status: Any
-    ) -> None:
+    async def _read(self, unfinished: UnfinishedCleanup, task_status: Any) -> None:
         # AuditDaemonRunning (another daemon holds the pid) goes to the caller.
         async with self._open_client() as client:
             self.client = client
             unfinished.add(lambda: registration_left(client))
             try:
                 await self.apply_rules_and_status(self.config)
-                async with client.open_events() as events:
+                # The helpers use the client: they end with it, before the drain.
+                async with client.open_events() as events, trio.open_nursery() as helpers:
                     self.events = events
                     if self.config.metrics_listen:
-                        services.start_soon(self._poll_status)
-                    services.start_soon(self._signals)
+                        helpers.start_soon(self._poll_status)
+                    helpers.start_soon(self._signals)
                     interval = watchdog_interval()
                     if interval:
-                        services.start_soon(self._watchdog, interval)
+                        helpers.start_soon(self._watchdog, interval)
                     self._announce()
                     task_status.started()
                     try:
@@ -349,6 +348,7 @@ class Daemon:
                     finally:
                         # Stopping: what the kernel already sent is not lost.
                         self._take_the_rest(events)
+                        helpers.cancel_scope.cancel()
             finally:
                 self._report_client_losses(client)
 
