@@ -83,15 +83,15 @@ def test_the_daemon_loads_rules_logs_rotates_and_stops_cleanly(
 
 def test_the_daemon_refuses_bad_settings_by_name(tmp_path: Path) -> None:
     config = tmp_path / "daemon.toml"
-    config.write_text('log_file = "x"\nnum_log = 3\n')
+    config.write_text('[log]\nfile = "x"\nnum_log = 3\n')
     done = subprocess.run([*CLI, "daemon", "--config", str(config)], capture_output=True, text=True)
-    assert done.returncode == 2 and "unknown setting 'num_log'" in done.stderr
-    config.write_text("max_log_file = 'big'\n")
+    assert done.returncode == 2 and "log.num_log: unknown setting" in done.stderr
+    config.write_text("[log]\nmax_log_file = 'big'\n")
     done = subprocess.run([*CLI, "daemon", "--config", str(config)], capture_output=True, text=True)
-    assert done.returncode == 2 and "max_log_file must be int" in done.stderr
+    assert done.returncode == 2 and "log.max_log_file: must be an integer" in done.stderr
     done = subprocess.run(
         [*CLI, "daemon", "--log-file", str(tmp_path / "no" / "dir" / "audit.log")],
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 2 and "log_file" in done.stderr
+    assert done.returncode == 2 and "log.file" in done.stderr

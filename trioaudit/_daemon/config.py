@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from .._errors import AuditUsageError
 from .._output.auditlog import LOG_FORMATS
@@ -250,7 +250,7 @@ def parse_output_url(
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key not in OUTPUT or key == "url":
             raise AuditUsageError(f"{where}.url: unknown setting {key!r} after '?'")
-        settings[key] = _typed(f"{where}.", key, unquote(value), OUTPUT[key][0])
+        settings[key] = _typed(f"{where}.", key, value, OUTPUT[key][0])  # decoded once
     fmt = settings.get("format") or "json"
     if fmt not in MESSAGE_FORMATS:
         raise AuditUsageError(f"{where}.format: must be one of {', '.join(MESSAGE_FORMATS)}")

@@ -71,7 +71,7 @@ from .relp import RelpSender, parse_relp_url
 from .senders import Sender
 from .syslog import SyslogSender, parse_syslog_url, tls_context
 
-__all__ = ["Daemon", "rules_files"]
+__all__ = ["Daemon", "check_rules", "rules_files"]
 
 log = logging.getLogger("trioaudit.daemon")
 
@@ -86,11 +86,22 @@ Output = NetworkOutput | LocalOutput
 
 def rules_files(path: str) -> list[Path]:
     """The rules files of *path*: itself, or a directory's ``*.rules`` sorted by name
-    (augenrules' order)."""
+    (augenrules' order). Raises OSError when the directory cannot be listed."""
     where = Path(path)
     if where.is_dir():
         return sorted(p for p in where.iterdir() if p.suffix == ".rules" and p.is_file())
     return [where]
+
+
+def check_rules(path: str) -> None:
+    """Refuse rules that cannot be read, before the kernel is touched (a usage error
+    naming the setting): a daemon started without its rules audits nothing."""
+    try:
+        for file in rules_files(path):
+            with open(file, "rb"):
+                pass
+    except OSError as exc:
+        raise AuditUsageError(f"rules: {exc.filename or path}: {exc.strerror}") from None
 
 
 def _slug(name: str) -> str:
@@ -442,7 +453,11 @@ class Daemon:
         rest. Returns the number of failures."""
         assert self.client is not None
         failures = 0
-        files = rules_files(path)
+        try:
+            files = rules_files(path)
+        except OSError as exc:  # a reload: the running rules stay
+            log.error("rules: %s: %s", path, exc.strerror)
+            return 1
         if not files:
             log.warning("rules: no *.rules file in %s", path)
         for file in files:

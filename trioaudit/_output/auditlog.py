@@ -229,8 +229,10 @@ class RotatingFile:
     def _written(self, written: int) -> int:
         assert self._file is not None
         self.records += written
+        # Every batch into the page cache at once (ausearch and tail -f see it, a crash
+        # of the daemon loses nothing written); to the disk every fsync_every records.
+        self._file.flush()
         if self.fsync_every and self._unsynced >= self.fsync_every:
-            self._file.flush()  # into the page cache now; to the disk in the flusher
             self._unsynced = 0
             self._fsync_soon()
         return written

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._daemon.config import DaemonConfig, load_config
-from .._daemon.service import Daemon
+from .._daemon.service import Daemon, check_rules
 from .._errors import AuditUsageError
 from .._output.auditlog import LOG_FORMATS
 from .._trio.signals import StoppedBySignal, run_until_signalled
@@ -120,6 +120,8 @@ def run_daemon(args: argparse.Namespace) -> int:
     config = load_config(args.config, flags)
     if config.rules and not Path(config.rules).exists():
         raise AuditUsageError(f"rules: {config.rules} does not exist")
+    if config.rules:
+        check_rules(config.rules)
     if args.check:
         print(_check_text(config))
         return exitcodes.OK
